@@ -1,0 +1,196 @@
+import Foundation
+import IMAPClient
+import IMAPCore
+import Logging
+import NIOSSL
+import Testing
+
+/// The local Dovecot started by `integration/dovecot-start.sh`, read from its env file, plus
+/// `doveadm` for an independent look at mailboxes (never through the client under test).
+struct TestBed: Sendable {
+    let host: String
+    let port: Int
+    let tlsPort: Int
+    let caFile: String
+    let dovecotConfig: String
+    let mailRoot: String
+    let users: [(name: String, password: String)]
+    let masterUser: String
+    let masterPassword: String
+
+    /// The test bed, when its env file or environment variables are present.
+    static let current: TestBed? = load()
+
+    /// Integration tests run when the test bed is up, and must run (fail, not skip) when
+    /// `IMAP_TEST_REQUIRED=1`, as `integration/run-tests.sh` sets.
+    static let isEnabled = current != nil || ProcessInfo.processInfo.environment["IMAP_TEST_REQUIRED"] == "1"
+
+    static func require() throws -> TestBed {
+        try #require(current, "Dovecot test bed not found: run integration/dovecot-start.sh (or integration/run-tests.sh)")
+    }
+
+    private static func load() -> TestBed? {
+        var env = ProcessInfo.processInfo.environment
+        if env["IMAP_TEST_PORT"] == nil {
+            let path = env["IMAP_TEST_ENV_FILE"] ?? "/tmp/mailbox-gateway-dovecot/env"
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+            for line in text.split(separator: "\n") where line.hasPrefix("export ") {
+                let pair = line.dropFirst("export ".count).split(separator: "=", maxSplits: 1)
+                if pair.count == 2 { env[String(pair[0])] = String(pair[1]) }
+            }
+        }
+        guard let port = env["IMAP_TEST_PORT"].flatMap(Int.init), let tlsPort = env["IMAP_TEST_TLS_PORT"].flatMap(Int.init),
+            let conf = env["IMAP_TEST_DOVECOT_CONF"], FileManager.default.fileExists(atPath: conf)
+        else { return nil }
+        var users: [(String, String)] = []
+        for i in 1...3 {
+            if let u = env["IMAP_TEST_USER\(i)"], let p = env["IMAP_TEST_PASS\(i)"] { users.append((u, p)) }
+        }
+        return TestBed(
+            host: env["IMAP_TEST_HOST"] ?? "127.0.0.1", port: port, tlsPort: tlsPort, caFile: env["IMAP_TEST_CA_FILE"] ?? "",
+            dovecotConfig: conf, mailRoot: env["IMAP_TEST_MAIL_ROOT"] ?? "", users: users,
+            masterUser: env["IMAP_TEST_MASTER_USER"] ?? "", masterPassword: env["IMAP_TEST_MASTER_PASS"] ?? "")
+    }
+
+    var alice: IMAPCredentials { IMAPCredentials(user: users[0].name, password: users[0].password) }
+    var bob: IMAPCredentials { IMAPCredentials(user: users[1].name, password: users[1].password) }
+
+    func server(
+        tls: IMAPServerConfiguration.TLSMode = .none, trustTestCA: Bool = true, maxCommandLineLength: Int = 8192
+    ) throws -> IMAPServerConfiguration {
+        var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
+        if trustTestCA { tlsConfiguration.trustRoots = .file(caFile) }
+        return IMAPServerConfiguration(
+            host: host, port: tls == .tls ? tlsPort : port, tlsMode: tls, tlsConfiguration: tlsConfiguration,
+            commandTimeout: .seconds(60), maxCommandLineLength: maxCommandLineLength)
+    }
+
+    /// A logged-in connection as alice (or `credentials`).
+    func connect(
+        _ credentials: IMAPCredentials? = nil, tls: IMAPServerConfiguration.TLSMode = .none, maxCommandLineLength: Int = 8192
+    ) async throws -> IMAPConnection {
+        let connection = try await IMAPConnection.connect(
+            to: try server(tls: tls, maxCommandLineLength: maxCommandLineLength), logger: Self.logger)
+        try await connection.login(credentials ?? alice)
+        return connection
+    }
+
+    static let logger: Logger = {
+        var logger = Logger(label: "imap-test")
+        logger.logLevel = .info
+        return logger
+    }()
+
+    /// A mailbox name no other test uses.
+    static func uniqueMailbox(_ prefix: String) -> String {
+        "\(prefix)-\(UUID().uuidString.prefix(8))"
+    }
+
+    // MARK: Independent look
+
+    /// Runs doveadm against the test bed's config; returns stdout.
+    func doveadm(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/doveadm")
+        process.arguments = ["-c", dovecotConfig] + arguments
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw DoveadmError(arguments: arguments, message: String(decoding: errorData, as: UTF8.self))
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    struct DoveadmError: Error, CustomStringConvertible {
+        var arguments: [String]
+        var message: String
+        var description: String { "doveadm \(arguments.joined(separator: " ")): \(message)" }
+    }
+
+    /// One message as doveadm sees it.
+    struct Seen: Hashable {
+        var uid: UInt32
+        var flags: Set<String>
+        var messageID: String
+    }
+
+    /// Every message of `mailbox` for `user`, by UID, as doveadm reads it from the mail store.
+    func look(_ mailbox: String, user: String? = nil) throws -> [UInt32: Seen] {
+        let text = try doveadm(["-f", "tab", "fetch", "-u", user ?? users[0].name, "uid flags hdr.message-id", "mailbox", mailbox, "ALL"])
+        var out: [UInt32: Seen] = [:]
+        for line in text.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
+            guard fields.count >= 3, let uid = UInt32(fields[0]) else { continue }
+            let flags = Set(fields[1].split(separator: " ").map { String($0).lowercased() })
+            out[uid] = Seen(uid: uid, flags: flags, messageID: fields[2].trimmingCharacters(in: .whitespaces))
+        }
+        return out
+    }
+
+    /// UIDs in `mailbox` matching a doveadm search query (e.g. `["FLAGGED"]`).
+    func search(_ mailbox: String, _ query: [String] = ["ALL"], user: String? = nil) throws -> UIDSet {
+        let text = try doveadm(["search", "-u", user ?? users[0].name, "mailbox", mailbox] + query)
+        return UIDSet(text.split(separator: "\n").compactMap { $0.split(separator: " ").last.flatMap { UInt32($0) } })
+    }
+
+    /// `doveadm mailbox status` fields for a mailbox.
+    func status(_ mailbox: String, _ fields: String, user: String? = nil) throws -> [String: String] {
+        let text = try doveadm(["-f", "tab", "mailbox", "status", "-u", user ?? users[0].name, fields, mailbox])
+        let lines = text.split(separator: "\n")
+        guard lines.count >= 2 else { return [:] }
+        let keys = lines[0].split(separator: "\t").map(String.init)
+        let values = lines[1].split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+        return Dictionary(uniqueKeysWithValues: zip(keys, values))
+    }
+
+    /// Writes `count` messages straight into a Maildir folder (integration/maildir-fill.py).
+    func fill(_ mailbox: String, count: Int, user: String? = nil) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("integration/maildir-fill.py").path
+        process.arguments = [
+            "python3", script, "--mail-root", mailRoot, "--user", user ?? users[0].name, "--folder", mailbox,
+            "--count", String(count), "--conf", dovecotConfig,
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw DoveadmError(arguments: ["maildir-fill"], message: "failed") }
+    }
+
+    // MARK: Messages
+
+    /// A small RFC 5322 message with CRLF line ends.
+    static func message(
+        subject: String, messageID: String, date: String = "Mon, 01 Jan 2024 10:00:00 +0000",
+        from: String = "Sender <sender@example.com>", to: String = "alice@example.com",
+        inReplyTo: String? = nil, references: [String] = [], extraHeaders: [String] = [], body: String = "Hello.\r\n"
+    ) -> [UInt8] {
+        var headers = [
+            "From: \(from)", "To: \(to)", "Subject: \(subject)", "Date: \(date)", "Message-ID: \(messageID)",
+        ]
+        if let inReplyTo { headers.append("In-Reply-To: \(inReplyTo)") }
+        if !references.isEmpty { headers.append("References: " + references.joined(separator: " ")) }
+        headers += extraHeaders
+        return Array((headers.joined(separator: "\r\n") + "\r\n\r\n" + body).utf8)
+    }
+
+    /// A multipart/mixed message with a base64 PDF attachment.
+    static func messageWithAttachment(subject: String, messageID: String) -> [UInt8] {
+        let body = [
+            "--b1", "Content-Type: text/plain; charset=utf-8", "", "See attached.", "",
+            "--b1", "Content-Type: application/pdf; name=\"report.pdf\"", "Content-Transfer-Encoding: base64",
+            "Content-Disposition: attachment; filename=\"report.pdf\"", "", "JVBERi0xLjQKJcOkw7zDtsOfCg==", "", "--b1--", "",
+        ].joined(separator: "\r\n")
+        return message(
+            subject: subject, messageID: messageID,
+            extraHeaders: ["MIME-Version: 1.0", "Content-Type: multipart/mixed; boundary=\"b1\""], body: body)
+    }
+}

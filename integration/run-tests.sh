@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every test of the project: starts the throwaway Dovecot test bed on loopback,
+# runs `swift test` against it (integration tests are required, not skipped), stops Dovecot.
+#
+#   integration/run-tests.sh                 # all tests
+#   integration/run-tests.sh --filter Sort   # extra arguments go to `swift test`
+#
+# Needs root, Swift 6, and: apt-get install -y dovecot-imapd openssl python3 (.ci/run installs them).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+integration/dovecot-start.sh
+trap 'integration/dovecot-stop.sh' EXIT
+# shellcheck disable=SC1091
+. "${DOVECOT_TEST_DIR:-/tmp/mailbox-gateway-dovecot}/env"
+export IMAP_TEST_REQUIRED=1
+
+swift test "$@"

@@ -31,6 +31,9 @@ public final class IMAPConnection: Sendable {
         self.logger = logger
     }
 
+    /// The longest command line this connection sends (UID-set commands are split to fit).
+    public var maxCommandLineLength: Int { server.maxCommandLineLength }
+
     /// The server's current capabilities (refreshed after STARTTLS and login).
     public var capabilities: Set<Capability> { state.withLockedValue { $0.capabilities } }
 
@@ -315,16 +318,22 @@ public final class IMAPConnection: Sendable {
     }
 
     /// UIDs matching `criteria` in the selected mailbox (ESEARCH's compact `ALL` where offered).
+    /// A criterion that starts with `UID <set>` is split like other UID-set commands, so
+    /// `uidSearch(.uid(set))` tells which of any number of UIDs still exist.
     public func uidSearch(_ criteria: SearchKey) async throws -> UIDSet {
-        if capabilities.contains(.esearch) {
-            let result = try await execute(.uidSearch(criteria, returning: [.all]))
-            for case .esearch(let e) in result.untagged { return e.all ?? UIDSet() }
-            return UIDSet()
-        }
-        let result = try await execute(.uidSearch(criteria, returning: nil))
+        let extended = capabilities.contains(.esearch)
         var uids: [UInt32] = []
-        for case .search(let numbers, _) in result.untagged { uids.append(contentsOf: numbers) }
-        return UIDSet(uids)
+        var found = UIDSet()
+        for result in try await executeSplit(.uidSearch(criteria, returning: extended ? [.all] : nil)) {
+            for response in result.untagged {
+                switch response {
+                case .esearch(let e): found = found.union(e.all ?? UIDSet())
+                case .search(let numbers, _): uids.append(contentsOf: numbers)
+                default: break
+                }
+            }
+        }
+        return found.union(UIDSet(uids))
     }
 
     /// UIDs matching `criteria`, in the server's SORT order (RFC 5256). Requires SORT.

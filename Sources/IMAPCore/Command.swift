@@ -66,6 +66,11 @@ public enum Command: Hashable, Sendable {
         case .uidFetch(let set, _, _), .uidStore(let set, _, _, _, _), .uidCopy(let set, _), .uidMove(let set, _),
             .uidExpunge(let set):
             set
+        case .uidSearch(.uid(let set), _):
+            // `UID SEARCH UID <set> …`: splittable on the set, the answers are unioned.
+            set
+        case .uidSearch(.and(let keys), _):
+            keys.first?.uidCriterion
         default: nil
         }
     }
@@ -79,6 +84,9 @@ public enum Command: Hashable, Sendable {
         case .uidCopy(_, let mailbox): .uidCopy(set, mailbox)
         case .uidMove(_, let mailbox): .uidMove(set, mailbox)
         case .uidExpunge: .uidExpunge(set)
+        case .uidSearch(.uid, let returning): .uidSearch(.uid(set), returning: returning)
+        case .uidSearch(.and(let keys), let returning) where keys.first?.uidCriterion != nil:
+            .uidSearch(.and([.uid(set)] + keys.dropFirst()), returning: returning)
         default: self
         }
     }
@@ -169,4 +177,9 @@ public indirect enum SearchKey: Hashable, Sendable {
     case not(SearchKey)
     case or(SearchKey, SearchKey)
     case and([SearchKey])
+
+    var uidCriterion: UIDSet? {
+        if case .uid(let set) = self { return set }
+        return nil
+    }
 }

@@ -232,6 +232,10 @@ public struct CommandEncoder: Sendable {
         }
 
         mutating func mailbox(_ name: MailboxName) throws(CommandEncodingError) {
+            // Modified UTF-7 would carry CR, LF or NUL in base64 (`&AA0-`): refuse them in the decoded name too.
+            if name.name.unicodeScalars.contains(where: { $0 == "\0" || $0 == "\n" || $0 == "\r" }) {
+                throw .forbiddenCharacter(field: "mailbox name")
+            }
             try bytesString(name.wire, field: "mailbox name")
         }
 

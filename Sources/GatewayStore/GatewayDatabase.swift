@@ -1,0 +1,46 @@
+import Foundation
+import GRDB
+
+/// The gateway's SQLite database: one value, created at startup and injected where needed
+/// (never global). It owns the schema (``GatewayMigrations``) and offers intent-level methods;
+/// callers never see a `Database` connection.
+///
+/// Copies share one connection (queue or pool), so the value is cheap to pass around.
+public struct GatewayDatabase: Sendable {
+    /// The underlying GRDB writer.
+    ///
+    /// `package`, not `public`: other targets of the gateway (the app's readiness check, tests)
+    /// may reach it, but the store's public surface stays intent-level. Parts of the store that
+    /// come later (jobs, sort cache) live in this target, add their tables as new migrations in
+    /// ``GatewayMigrations`` and their methods as extensions of this type.
+    package let writer: any DatabaseWriter
+
+    /// Opens (creating if needed) the database file at `path` as a WAL `DatabasePool`, creating
+    /// the parent directory when it is missing, and runs the pending migrations.
+    public init(path: String) throws {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let pool = try DatabasePool(path: path, configuration: Self.configuration())
+        try self.init(migrating: pool)
+    }
+
+    /// A private in-memory database (a `DatabaseQueue`), migrated: for tests.
+    public static func inMemory() throws -> GatewayDatabase {
+        try GatewayDatabase(migrating: DatabaseQueue(configuration: configuration()))
+    }
+
+    private init(migrating writer: any DatabaseWriter) throws {
+        try GatewayMigrations.migrator.migrate(writer)
+        self.writer = writer
+    }
+
+    private static func configuration() -> Configuration {
+        var configuration = Configuration()
+        configuration.label = "GatewayStore"
+        // GRDB's default, stated because later migrations (jobs) rely on it.
+        configuration.foreignKeysEnabled = true
+        // Wait rather than fail when another process (a CLI command) holds the write lock.
+        configuration.busyMode = .timeout(5)
+        return configuration
+    }
+}

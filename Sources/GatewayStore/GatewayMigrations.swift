@@ -1,0 +1,54 @@
+import GRDB
+
+/// The schema of the gateway database, as an ordered list of named migrations.
+///
+/// The rule: a migration that has shipped is **never edited, renamed or removed**. Databases in
+/// the field remember which migrations they ran (by name) and will not run a changed one again.
+/// Any change to the schema — a new table, column or index — is a new migration appended at the
+/// end of ``migrator`` with a new name (`"v2-jobs"`, `"v3-sortCache"`, …). Tables and columns are
+/// named with string literals here, never with record types or `CodingKeys`, so that renaming a
+/// Swift property can never silently alter what an old migration does.
+///
+/// Later parts of the store (jobs, sort cache, header cache, sessions) add their migrations in
+/// this file, so that one migrator describes the whole database.
+enum GatewayMigrations {
+    /// All migrations, in order. ``GatewayDatabase`` runs them when it opens a database.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+
+        // v1: folder and label mappings (SPEC §2 "Identifiers").
+        migrator.registerMigration("v1") { db in
+            // (account, folderId) <-> mailbox wire name, plus the UIDVALIDITY last seen.
+            try db.create(table: "folder", options: .strict) { t in
+                t.column("account", .text).notNull()
+                t.column("id", .text).notNull()
+                t.column("mailbox", .text).notNull()
+                t.column("uidValidity", .integer)
+                    .check(sql: "uidValidity IS NULL OR uidValidity BETWEEN 0 AND 4294967295")
+                // Lookup by id; its prefix also serves "all folders of an account".
+                t.primaryKey(["account", "id"])
+                // Lookup by mailbox; one ID per mailbox of an account.
+                t.uniqueKey(["account", "mailbox"])
+            }
+
+            // (account, labelId) <-> (IMAP keyword, display name).
+            try db.create(table: "label", options: .strict) { t in
+                t.column("account", .text).notNull()
+                t.column("id", .text).notNull()
+                // IMAP keywords are ASCII atoms, so NOCASE (ASCII case folding) is exact for them.
+                t.column("keyword", .text).notNull().collate(.nocase)
+                t.column("name", .text).notNull()
+                // `name` lowercased by Swift (full Unicode), for case-insensitive uniqueness and lookup.
+                t.column("nameKey", .text).notNull()
+                t.primaryKey(["account", "id"])
+                t.uniqueKey(["account", "nameKey"])
+                // Uses the column's NOCASE collation: keywords are unique case-insensitively.
+                t.uniqueKey(["account", "keyword"])
+            }
+        }
+
+        // Add new migrations below this line; never edit the ones above.
+
+        return migrator
+    }
+}

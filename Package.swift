@@ -10,6 +10,7 @@ let package = Package(
     name: "mailbox-gateway",
     platforms: [.macOS(.v15)],
     products: [
+        .executable(name: "mailbox-gateway", targets: ["MailboxGateway"]),
         .library(name: "IMAPCore", targets: ["IMAPCore"]),
         .library(name: "IMAPClient", targets: ["IMAPClient"]),
     ],
@@ -18,14 +19,20 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0", traits: [.defaults, "YAML"]),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
     ],
     targets: [
         // Pure IMAP codec: grammar types, incremental response parser, command encoder.
         .target(
             name: "IMAPCore",
-            dependencies: [
-                .product(name: "NIOCore", package: "swift-nio")
-            ],
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         // Channel handlers, async connection, per-account pool, TLS.
@@ -42,6 +49,61 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // SQLite (GRDB): folder and label mappings, later sort caches and jobs.
+        .target(
+            name: "GatewayStore",
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+        // Batch engine: IDs, validation, planning per folder, execution over the IMAP pool.
+        .target(
+            name: "GatewayCore",
+            dependencies: [
+                "IMAPCore", "IMAPClient", "GatewayStore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // HTTP API: routes, JSON models, auth, the one error-to-response mapping, OpenAPI document.
+        .target(
+            name: "GatewayHTTP",
+            dependencies: [
+                "GatewayCore", "IMAPClient", "IMAPCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            resources: [.copy("Resources/openapi.yaml")],
+            swiftSettings: swiftSettings
+        ),
+        // The thin executable: CLI, configuration, service lifecycle.
+        .executableTarget(
+            name: "MailboxGateway",
+            dependencies: [
+                "GatewayHTTP", "GatewayCore", "GatewayStore", "IMAPClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Shared by the test targets: the Dovecot test bed and doveadm for independent looks.
+        .target(
+            name: "TestBedSupport",
+            dependencies: [
+                "IMAPClient", "IMAPCore",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/TestBedSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "IMAPCoreTests",
             dependencies: ["IMAPCore"],
@@ -50,10 +112,26 @@ let package = Package(
         .testTarget(
             name: "IMAPClientTests",
             dependencies: [
-                "IMAPClient",
-                "IMAPCore",
+                "IMAPClient", "IMAPCore", "TestBedSupport",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GatewayStoreTests",
+            dependencies: ["GatewayStore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: [
+                "GatewayCore", "GatewayHTTP", "GatewayStore", "IMAPClient", "IMAPCore", "TestBedSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -3,6 +3,7 @@ import IMAPClient
 import IMAPCore
 import NIOCore
 import NIOPosix
+import TestBedSupport
 import Testing
 
 /// Logging in and securing the connection against the real Dovecot test bed.

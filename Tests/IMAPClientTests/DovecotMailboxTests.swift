@@ -1,6 +1,7 @@
 import Foundation
 import IMAPClient
 import IMAPCore
+import TestBedSupport
 import Testing
 
 /// LIST, SELECT and STATUS against the real Dovecot test bed.

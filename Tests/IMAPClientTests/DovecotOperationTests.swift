@@ -1,6 +1,7 @@
 import Foundation
 import IMAPClient
 import IMAPCore
+import TestBedSupport
 import Testing
 
 /// SORT, THREAD, FETCH, STORE, COPY, MOVE and UID EXPUNGE against the real Dovecot test bed,

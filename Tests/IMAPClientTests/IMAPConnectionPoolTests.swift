@@ -1,5 +1,6 @@
 import IMAPClient
 import IMAPCore
+import TestBedSupport
 import Testing
 
 /// The per-account pool against the real Dovecot test bed (as bob, so other suites are unaffected).

@@ -3,30 +3,36 @@ import IMAPClient
 import IMAPCore
 import Logging
 import NIOSSL
-import Testing
 
 /// The local Dovecot started by `integration/dovecot-start.sh`, read from its env file, plus
 /// `doveadm` for an independent look at mailboxes (never through the client under test).
-struct TestBed: Sendable {
-    let host: String
-    let port: Int
-    let tlsPort: Int
-    let caFile: String
-    let dovecotConfig: String
-    let mailRoot: String
-    let users: [(name: String, password: String)]
-    let masterUser: String
-    let masterPassword: String
+public struct TestBed: Sendable {
+    public let host: String
+    public let port: Int
+    public let tlsPort: Int
+    public let caFile: String
+    public let dovecotConfig: String
+    public let mailRoot: String
+    public let users: [(name: String, password: String)]
+    public let masterUser: String
+    public let masterPassword: String
 
     /// The test bed, when its env file or environment variables are present.
-    static let current: TestBed? = load()
+    public static let current: TestBed? = load()
 
     /// Integration tests run when the test bed is up, and must run (fail, not skip) when
     /// `IMAP_TEST_REQUIRED=1`, as `integration/run-tests.sh` sets.
-    static let isEnabled = current != nil || ProcessInfo.processInfo.environment["IMAP_TEST_REQUIRED"] == "1"
+    public static let isEnabled = current != nil || ProcessInfo.processInfo.environment["IMAP_TEST_REQUIRED"] == "1"
 
-    static func require() throws -> TestBed {
-        try #require(current, "Dovecot test bed not found: run integration/dovecot-start.sh (or integration/run-tests.sh)")
+    public static func require() throws -> TestBed {
+        guard let current else { throw TestBedMissing() }
+        return current
+    }
+
+    public struct TestBedMissing: Error, CustomStringConvertible {
+        public var description: String {
+            "Dovecot test bed not found: run integration/dovecot-start.sh (or integration/run-tests.sh)"
+        }
     }
 
     private static func load() -> TestBed? {
@@ -52,10 +58,11 @@ struct TestBed: Sendable {
             masterUser: env["IMAP_TEST_MASTER_USER"] ?? "", masterPassword: env["IMAP_TEST_MASTER_PASS"] ?? "")
     }
 
-    var alice: IMAPCredentials { IMAPCredentials(user: users[0].name, password: users[0].password) }
-    var bob: IMAPCredentials { IMAPCredentials(user: users[1].name, password: users[1].password) }
+    public var alice: IMAPCredentials { IMAPCredentials(user: users[0].name, password: users[0].password) }
+    public var bob: IMAPCredentials { IMAPCredentials(user: users[1].name, password: users[1].password) }
+    public var carol: IMAPCredentials { IMAPCredentials(user: users[2].name, password: users[2].password) }
 
-    func server(
+    public func server(
         tls: IMAPServerConfiguration.TLSMode = .none, trustTestCA: Bool = true, maxCommandLineLength: Int = 8192
     ) throws -> IMAPServerConfiguration {
         var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
@@ -66,7 +73,7 @@ struct TestBed: Sendable {
     }
 
     /// A logged-in connection as alice (or `credentials`).
-    func connect(
+    public func connect(
         _ credentials: IMAPCredentials? = nil, tls: IMAPServerConfiguration.TLSMode = .none, maxCommandLineLength: Int = 8192
     ) async throws -> IMAPConnection {
         let connection = try await IMAPConnection.connect(
@@ -75,21 +82,21 @@ struct TestBed: Sendable {
         return connection
     }
 
-    static let logger: Logger = {
+    public static let logger: Logger = {
         var logger = Logger(label: "imap-test")
         logger.logLevel = .info
         return logger
     }()
 
     /// A mailbox name no other test uses.
-    static func uniqueMailbox(_ prefix: String) -> String {
+    public static func uniqueMailbox(_ prefix: String) -> String {
         "\(prefix)-\(UUID().uuidString.prefix(8))"
     }
 
     // MARK: Independent look
 
     /// Runs doveadm against the test bed's config; returns stdout.
-    func doveadm(_ arguments: [String]) throws -> String {
+    public func doveadm(_ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/doveadm")
         process.arguments = ["-c", dovecotConfig] + arguments
@@ -107,21 +114,21 @@ struct TestBed: Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 
-    struct DoveadmError: Error, CustomStringConvertible {
-        var arguments: [String]
-        var message: String
-        var description: String { "doveadm \(arguments.joined(separator: " ")): \(message)" }
+    public struct DoveadmError: Error, CustomStringConvertible {
+        public var arguments: [String]
+        public var message: String
+        public var description: String { "doveadm \(arguments.joined(separator: " ")): \(message)" }
     }
 
     /// One message as doveadm sees it.
-    struct Seen: Hashable {
-        var uid: UInt32
-        var flags: Set<String>
-        var messageID: String
+    public struct Seen: Hashable {
+        public var uid: UInt32
+        public var flags: Set<String>
+        public var messageID: String
     }
 
     /// Every message of `mailbox` for `user`, by UID, as doveadm reads it from the mail store.
-    func look(_ mailbox: String, user: String? = nil) throws -> [UInt32: Seen] {
+    public func look(_ mailbox: String, user: String? = nil) throws -> [UInt32: Seen] {
         let text = try doveadm(["-f", "tab", "fetch", "-u", user ?? users[0].name, "uid flags hdr.message-id", "mailbox", mailbox, "ALL"])
         var out: [UInt32: Seen] = [:]
         for line in text.split(separator: "\n").dropFirst() {
@@ -134,13 +141,13 @@ struct TestBed: Sendable {
     }
 
     /// UIDs in `mailbox` matching a doveadm search query (e.g. `["FLAGGED"]`).
-    func search(_ mailbox: String, _ query: [String] = ["ALL"], user: String? = nil) throws -> UIDSet {
+    public func search(_ mailbox: String, _ query: [String] = ["ALL"], user: String? = nil) throws -> UIDSet {
         let text = try doveadm(["search", "-u", user ?? users[0].name, "mailbox", mailbox] + query)
         return UIDSet(text.split(separator: "\n").compactMap { $0.split(separator: " ").last.flatMap { UInt32($0) } })
     }
 
     /// `doveadm mailbox status` fields for a mailbox.
-    func status(_ mailbox: String, _ fields: String, user: String? = nil) throws -> [String: String] {
+    public func status(_ mailbox: String, _ fields: String, user: String? = nil) throws -> [String: String] {
         let text = try doveadm(["-f", "tab", "mailbox", "status", "-u", user ?? users[0].name, fields, mailbox])
         let lines = text.split(separator: "\n")
         guard lines.count >= 2 else { return [:] }
@@ -150,7 +157,7 @@ struct TestBed: Sendable {
     }
 
     /// Writes `count` messages straight into a Maildir folder (integration/maildir-fill.py).
-    func fill(_ mailbox: String, count: Int, user: String? = nil) throws {
+    public func fill(_ mailbox: String, count: Int, user: String? = nil) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -168,7 +175,7 @@ struct TestBed: Sendable {
     // MARK: Messages
 
     /// A small RFC 5322 message with CRLF line ends.
-    static func message(
+    public static func message(
         subject: String, messageID: String, date: String = "Mon, 01 Jan 2024 10:00:00 +0000",
         from: String = "Sender <sender@example.com>", to: String = "alice@example.com",
         inReplyTo: String? = nil, references: [String] = [], extraHeaders: [String] = [], body: String = "Hello.\r\n"
@@ -183,7 +190,7 @@ struct TestBed: Sendable {
     }
 
     /// A multipart/mixed message with a base64 PDF attachment.
-    static func messageWithAttachment(subject: String, messageID: String) -> [UInt8] {
+    public static func messageWithAttachment(subject: String, messageID: String) -> [UInt8] {
         let body = [
             "--b1", "Content-Type: text/plain; charset=utf-8", "", "See attached.", "",
             "--b1", "Content-Type: application/pdf; name=\"report.pdf\"", "Content-Transfer-Encoding: base64",

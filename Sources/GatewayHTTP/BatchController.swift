@@ -1,0 +1,149 @@
+import Foundation
+import GatewayCore
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// `POST /api/v1/batch/mails/{copy,move,delete,update,labels/add,labels/remove}` (seed page).
+struct BatchController {
+    let executor: MailBatchExecutor
+    let configuration: GatewayConfiguration
+
+    /// The request body of every mail batch endpoint; what each endpoint needs is checked after decoding.
+    struct Body: Decodable {
+        struct Range: Decodable {
+            var start: String
+            var limit: Int
+        }
+
+        struct SortInfo: Decodable {
+            var field: String
+            var direction: String
+        }
+
+        var ids: [String]?
+        var ranges: [Range]?
+        var sortInfo: SortInfo?
+        var destinationFolderId: String?
+        var isUnread: Bool?
+        var isFlagged: Bool?
+        var labelId: String?
+    }
+
+    /// `{"batchOperationDetails":{"failedItems":[…],"newIds":{…}},"status":"completed","progress":100}`
+    struct Reply: Encodable {
+        struct Details: Encodable {
+            var failedItems: [String]
+            var newIds: [String: String]?
+        }
+
+        var batchOperationDetails: Details
+        var status: String
+        var progress: Int
+    }
+
+    enum Endpoint: String, CaseIterable {
+        case copy, move, delete, update
+        case addLabel = "labels/add"
+        case removeLabel = "labels/remove"
+    }
+
+    func add(to group: RouterGroup<GatewayRequestContext>) {
+        for endpoint in Endpoint.allCases {
+            group.post("batch/mails/\(endpoint.rawValue)") { request, context in
+                try await handle(endpoint, request: request, context: context)
+            }
+        }
+    }
+
+    func handle(_ endpoint: Endpoint, request: Request, context: GatewayRequestContext) async throws -> Response {
+        let credentials = try context.requireCredentials()
+        let body: Body = try await JSONBody.decode(Body.self, from: request, limit: configuration.maxBodySize)
+        let batch = try validate(body, endpoint: endpoint)
+        let outcome = try await executor.run(batch, credentials: credentials)
+        let includeNewIds = endpoint == .copy || endpoint == .move
+        return JSONResponse.make(
+            Reply(
+                batchOperationDetails: .init(failedItems: outcome.failedItems, newIds: includeNewIds ? outcome.newIds : nil),
+                status: "completed", progress: 100))
+    }
+
+    /// Schema rules beyond JSON types: SPEC §3 "Errors".
+    func validate(_ body: Body, endpoint: Endpoint) throws -> MailBatchRequest {
+        let ids = body.ids ?? []
+        let ranges = body.ranges ?? []
+        guard !ids.isEmpty || !ranges.isEmpty else {
+            throw GatewayError.badRequest("missingItems", "give at least one of a non-empty \"ids\" or \"ranges\"", field: "ids")
+        }
+        guard ids.count <= configuration.maxItems else {
+            throw GatewayError.tooLarge(
+                "tooManyItems", "at most \(configuration.maxItems) ids per request, got \(ids.count)", field: "ids")
+        }
+        func required(_ value: String?, _ field: String) throws -> String {
+            guard let value, !value.isEmpty else {
+                throw GatewayError.badRequest("invalidField", "\"\(field)\" is required", field: field)
+            }
+            return value
+        }
+        let operation: MailBatchOperation
+        switch endpoint {
+        case .copy: operation = .copy(destinationFolderId: try required(body.destinationFolderId, "destinationFolderId"))
+        case .move: operation = .move(destinationFolderId: try required(body.destinationFolderId, "destinationFolderId"))
+        case .delete: operation = .delete
+        case .update:
+            guard body.isUnread != nil || body.isFlagged != nil else {
+                throw GatewayError.badRequest("missingUpdate", "give \"isUnread\" and/or \"isFlagged\"", field: "isUnread")
+            }
+            operation = .update(isUnread: body.isUnread, isFlagged: body.isFlagged)
+        case .addLabel: operation = .addLabel(labelId: try required(body.labelId, "labelId"))
+        case .removeLabel: operation = .removeLabel(labelId: try required(body.labelId, "labelId"))
+        }
+        if !ranges.isEmpty {
+            throw GatewayError.notImplemented(
+                "rangesNotSupported", "\"ranges\" are not resolved by this release; send \"ids\"", field: "ranges")
+        }
+        return MailBatchRequest(operation: operation, ids: ids)
+    }
+}
+
+/// Reads a JSON body within a size limit, turning decoding failures into 400s that name the field.
+enum JSONBody {
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int) async throws -> T {
+        let buffer = try await request.body.collect(upTo: limit)
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+        } catch let error as DecodingError {
+            throw gatewayError(error)
+        }
+    }
+
+    static func gatewayError(_ error: DecodingError) -> GatewayError {
+        func path(_ codingPath: [any CodingKey]) -> String {
+            var out = ""
+            for key in codingPath {
+                if let index = key.intValue {
+                    out += "[\(index)]"
+                } else {
+                    out += out.isEmpty ? key.stringValue : ".\(key.stringValue)"
+                }
+            }
+            return out
+        }
+        switch error {
+        case .dataCorrupted(let context) where context.codingPath.isEmpty:
+            return .badRequest("malformedJson", "the body is not valid JSON")
+        case .typeMismatch(let type, let context):
+            let field = path(context.codingPath)
+            if field.isEmpty { return .badRequest("malformedJson", "the body must be a JSON object") }
+            return .badRequest("invalidField", "\"\(field)\" must be of type \(type)", field: field)
+        case .valueNotFound(_, let context), .dataCorrupted(let context):
+            let field = path(context.codingPath)
+            return .badRequest("invalidField", "\"\(field)\" has an invalid value", field: field)
+        case .keyNotFound(let key, let context):
+            let field = path(context.codingPath + [key])
+            return .badRequest("invalidField", "\"\(field)\" is required", field: field)
+        @unknown default:
+            return .badRequest("malformedJson", "the body could not be read")
+        }
+    }
+}

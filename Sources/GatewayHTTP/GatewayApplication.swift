@@ -1,0 +1,74 @@
+import Foundation
+import GatewayCore
+import GatewayStore
+import HTTPTypes
+import Hummingbird
+import IMAPClient
+import Logging
+import ServiceLifecycle
+
+/// Wires the gateway: database, IMAP pool, batch engine and routes, as one Hummingbird application.
+/// The executable runs it; tests drive it over real HTTP.
+public enum GatewayApplication {
+    public static func build(configuration: GatewayConfiguration, logger: Logger) throws -> some ApplicationProtocol {
+        let database = try GatewayDatabase(path: configuration.databasePath)
+        let pool = IMAPConnectionPool(server: configuration.imap, configuration: configuration.pool, logger: logger)
+        let router = buildRouter(configuration: configuration, database: database, pool: pool, logger: logger)
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: nil),
+            services: [PoolService(pool: pool)],
+            logger: logger)
+    }
+
+    static func buildRouter(
+        configuration: GatewayConfiguration, database: GatewayDatabase, pool: IMAPConnectionPool, logger: Logger
+    ) -> Router<GatewayRequestContext> {
+        let router = Router(context: GatewayRequestContext.self)
+        router.add(middleware: ErrorMiddleware())
+
+        struct Version: Encodable {
+            var apiVersion: String
+            var serverVersion: String
+        }
+        struct Health: Encodable { var status: String }
+        router.get("api") { _, _ in JSONResponse.make(Version(apiVersion: "v1", serverVersion: configuration.serverVersion)) }
+        router.get("healthz") { _, _ in JSONResponse.make(Health(status: "ok")) }
+        let openAPI = OpenAPIDocument.load()
+        router.get("api/v1/openapi.yaml") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: .init(bytes: openAPI)))
+        }
+
+        let sessions = SessionStore(idleTimeout: configuration.sessionIdleTimeout)
+        let api = router.group("api/v1").add(middleware: AuthMiddleware(configuration: configuration, sessions: sessions, pool: pool))
+        let executor = MailBatchExecutor(
+            pool: pool, database: database,
+            configuration: .init(deleteToTrash: configuration.deleteToTrash), logger: logger)
+        BatchController(executor: executor, configuration: configuration).add(to: api)
+        AccountController(
+            pool: pool, database: database, labels: LabelService(pool: pool, database: database, logger: logger),
+            sessions: sessions, configuration: configuration
+        ).add(to: api)
+        return router
+    }
+}
+
+/// The OpenAPI document shipped with the server (Resources/openapi.yaml).
+enum OpenAPIDocument {
+    static func load() -> [UInt8] {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml"),
+            let data = try? Data(contentsOf: url)
+        else { return Array("openapi: 3.1.0\n".utf8) }
+        return Array(data)
+    }
+}
+
+/// Runs the IMAP pool's lifetime inside the service group: on shutdown it logs out every idle connection.
+struct PoolService: Service {
+    let pool: IMAPConnectionPool
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await pool.shutdown()
+    }
+}

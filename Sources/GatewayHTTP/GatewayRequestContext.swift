@@ -1,0 +1,23 @@
+import GatewayCore
+import HTTPTypes
+import Hummingbird
+import IMAPClient
+
+/// The request context of every route: Hummingbird's core storage plus the authenticated account.
+public struct GatewayRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// Set by ``AuthMiddleware`` on every authenticated route.
+    public var credentials: IMAPCredentials?
+    /// The session the request came with, if any (for logout).
+    public var sessionID: String?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+    }
+
+    /// The credentials, for routes behind ``AuthMiddleware``.
+    func requireCredentials() throws -> IMAPCredentials {
+        guard let credentials else { throw GatewayError.unauthorized }
+        return credentials
+    }
+}

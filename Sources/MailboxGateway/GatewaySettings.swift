@@ -1,0 +1,70 @@
+import Configuration
+import GatewayHTTP
+import IMAPClient
+import Logging
+import NIOSSL
+import SystemPackage
+
+/// Reads the configuration once at start: `GATEWAY_*` environment variables over the file over
+/// defaults (SPEC §5). `batch.asyncThreshold` is `GATEWAY_BATCH_ASYNC_THRESHOLD`, and so on.
+struct GatewaySettings {
+    var gateway: GatewayConfiguration
+    var logLevel: Logger.Level
+
+    struct InvalidSetting: Error, CustomStringConvertible {
+        var key: String
+        var reason: String
+        var description: String { "configuration \(key): \(reason)" }
+    }
+
+    static func load(file: String) async throws -> GatewaySettings {
+        let environment = KeyMappingProvider(upstream: EnvironmentVariablesProvider()) { key in key.prepending(["gateway"]) }
+        var providers: [any ConfigProvider] = [environment]
+        if file.hasSuffix(".json") {
+            providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(file), allowMissing: true))
+        } else {
+            providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(file), allowMissing: true))
+        }
+        return try make(ConfigReader(providers: providers))
+    }
+
+    static func make(_ reader: ConfigReader) throws -> GatewaySettings {
+        guard let tls = IMAPServerConfiguration.TLSMode(rawValue: reader.string(forKey: "imap.tls", default: "none")) else {
+            throw InvalidSetting(key: "imap.tls", reason: "must be none, starttls or tls")
+        }
+        var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
+        if let caFile = reader.string(forKey: "imap.caFile") { tlsConfiguration.trustRoots = .file(caFile) }
+        let imap = IMAPServerConfiguration(
+            host: reader.string(forKey: "imap.host", default: "127.0.0.1"),
+            port: reader.int(forKey: "imap.port", default: tls == .tls ? 993 : 143),
+            tlsMode: tls, tlsConfiguration: tlsConfiguration,
+            serverHostname: reader.string(forKey: "imap.serverHostname"),
+            commandTimeout: .seconds(reader.int(forKey: "imap.commandTimeoutSeconds", default: 120)),
+            maxCommandLineLength: reader.int(forKey: "imap.maxLineLength", default: 8192))
+        var gateway = GatewayConfiguration(imap: imap)
+        gateway.httpHost = reader.string(forKey: "http.host", default: gateway.httpHost)
+        gateway.httpPort = reader.int(forKey: "http.port", default: gateway.httpPort)
+        gateway.maxBodySize = reader.int(forKey: "http.maxBodySize", default: gateway.maxBodySize)
+        gateway.databasePath = reader.string(forKey: "database.path", default: gateway.databasePath)
+        gateway.asyncThreshold = reader.int(forKey: "batch.asyncThreshold", default: gateway.asyncThreshold)
+        gateway.deleteToTrash = reader.bool(forKey: "batch.deleteToTrash", default: gateway.deleteToTrash)
+        gateway.maxItems = reader.int(forKey: "batch.maxItems", default: gateway.maxItems)
+        gateway.pool.maxConnectionsPerAccount = reader.int(forKey: "imap.pool.maxPerAccount", default: gateway.pool.maxConnectionsPerAccount)
+        gateway.pool.maxConnectionsTotal = reader.int(forKey: "imap.pool.maxTotal", default: gateway.pool.maxConnectionsTotal)
+        guard let mode = GatewayConfiguration.AuthMode(rawValue: reader.string(forKey: "auth.mode", default: "password")) else {
+            throw InvalidSetting(key: "auth.mode", reason: "must be password or trusted")
+        }
+        gateway.authMode = mode
+        gateway.trustedKey = reader.string(forKey: "auth.trustedKey", isSecret: true)
+        gateway.masterUser = reader.string(forKey: "auth.masterUser")
+        gateway.masterPassword = reader.string(forKey: "auth.masterPassword", isSecret: true)
+        gateway.sessionIdleTimeout = .seconds(reader.int(forKey: "auth.sessionIdleTimeout", default: 1800))
+        if mode == .trusted, gateway.trustedKey == nil || gateway.masterUser == nil || gateway.masterPassword == nil {
+            throw InvalidSetting(key: "auth.mode", reason: "trusted mode needs auth.trustedKey, auth.masterUser and auth.masterPassword")
+        }
+        guard let level = Logger.Level(rawValue: reader.string(forKey: "log.level", default: "info")) else {
+            throw InvalidSetting(key: "log.level", reason: "must be trace, debug, info, notice, warning, error or critical")
+        }
+        return GatewaySettings(gateway: gateway, logLevel: level)
+    }
+}

@@ -1,0 +1,157 @@
+import Foundation
+import GatewayCore
+import GatewayHTTP
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import IMAPClient
+import IMAPCore
+import NIOCore
+import TestBedSupport
+import Testing
+
+/// Sessions, trusted mode, folders, labels and the public endpoints.
+@Suite(.enabled(if: TestBed.isEnabled, "needs the Dovecot test bed (integration/run-tests.sh)"))
+struct AccountEndpointTests {
+    static let session = HTTPField.Name("X-Axigen-Session")!
+
+    @Test func publicEndpoints() async throws {
+        try await GatewayHarness.run { gw in
+            let api = try await gw.request(.get, "/api/", auth: nil)
+            #expect(api.status == .ok)
+            #expect(api["apiVersion"] as? String == "v1")
+            #expect(api["serverVersion"] as? String != nil)
+            #expect(try await gw.request(.get, "/healthz", auth: nil).status == .ok)
+            let openAPI = try await gw.client.execute(uri: "/api/v1/openapi.yaml", method: .get)
+            #expect(openAPI.status == .ok)
+            let text = String(buffer: openAPI.body)
+            #expect(text.hasPrefix("openapi: 3."))
+            for path in ["/api/v1/batch/mails/copy", "/api/v1/batch/mails/labels/remove", "/api/v1/folders", "/api/v1/login"] {
+                #expect(text.contains(path + ":"), "OpenAPI documents \(path)")
+            }
+            let missing = try await gw.request(.get, "/api/v1/nothing-here", auth: gw.bed.alice)
+            #expect(missing.status == .notFound)
+            #expect(missing.errorCode == "notFound")
+        }
+    }
+
+    @Test func sessionLoginUseAndLogout() async throws {
+        try await GatewayHarness.run { gw in
+            let login = try await gw.request(.post, "/api/v1/login", auth: gw.bed.alice)
+            #expect(login.status == .ok)
+            let sessid = try #require(login["sessid"] as? String)
+            #expect(sessid.count >= 43)
+            let folders = try await gw.request(.get, "/api/v1/folders", auth: nil, headers: [Self.session: sessid])
+            #expect(folders.status == .ok)
+            let logout = try await gw.request(.post, "/api/v1/logout", auth: nil, headers: [Self.session: sessid])
+            #expect(logout.status == .noContent)
+            let after = try await gw.request(.get, "/api/v1/folders", auth: nil, headers: [Self.session: sessid])
+            #expect(after.status == .unauthorized)
+            let wrongLogin = try await gw.request(.post, "/api/v1/login", auth: IMAPCredentials(user: "alice", password: "x"))
+            #expect(wrongLogin.status == .unauthorized)
+        }
+    }
+
+    /// Trusted front mode: the gateway logs in as the master user on behalf of X-Mailbox-User.
+    @Test func trustedFrontActsForTheNamedUser() async throws {
+        let bed = try TestBed.require()
+        try await GatewayHarness.run(configure: {
+            $0.authMode = .trusted
+            $0.trustedKey = "front-secret"
+            $0.masterUser = bed.masterUser
+            $0.masterPassword = bed.masterPassword
+        }) { gw in
+            let box = TestBed.uniqueMailbox("GwTrusted")
+            let (validity, uids, _) = try await gw.makeMailbox(box, count: 1)
+            let user = HTTPField.Name("X-Mailbox-User")!
+            let key = HTTPField.Name("X-Gateway-Key")!
+            let folders = try await gw.request(.get, "/api/v1/folders", auth: nil, headers: [user: "alice", key: "front-secret"])
+            #expect(folders.status == .ok)
+            let items = (folders["items"] as? [[String: Any]]) ?? []
+            let folderId = try #require(items.first { $0["name"] as? String == box }?["id"] as? String)
+            let id = MailID(folderId: folderId, uidValidity: validity, uid: uids[0]).encoded
+            let flagged = try await gw.request(
+                .post, "/api/v1/batch/mails/update", json: ["ids": [id], "isFlagged": true], auth: nil,
+                headers: [user: "alice", key: "front-secret"])
+            #expect(flagged.status == .ok)
+            #expect(flagged.failedItems.isEmpty)
+            #expect(try gw.bed.look(box)[uids[0]]?.flags.contains("\\flagged") == true)
+            let wrongKey = try await gw.request(.get, "/api/v1/folders", auth: nil, headers: [user: "alice", key: "guess"])
+            #expect(wrongKey.status == .unauthorized)
+            let basic = try await gw.request(.get, "/api/v1/folders", auth: gw.bed.alice)
+            #expect(basic.status == .unauthorized, "trusted mode accepts only the front's headers")
+        }
+    }
+
+    @Test func foldersShowRolesHierarchyAndCounts() async throws {
+        try await GatewayHarness.run { gw in
+            let root = TestBed.uniqueMailbox("GwTree")
+            _ = try await gw.makeMailbox(root, count: 0)
+            _ = try await gw.makeMailbox("\(root)/Société", count: 2, flags: [[.seen], []])
+            let reply = try await gw.request(.get, "/api/v1/folders", auth: gw.bed.alice)
+            #expect(reply.status == .ok)
+            let items = (reply["items"] as? [[String: Any]]) ?? []
+            let roles = Dictionary(items.map { ($0["name"] as? String ?? "", $0["role"] as? String ?? "") }, uniquingKeysWith: { a, _ in a })
+            #expect(roles["INBOX"] == "inbox")
+            #expect(roles["Trash"] == "trash")
+            #expect(roles["Sent"] == "sent")
+            #expect(roles["Drafts"] == "drafts")
+            #expect(roles["Junk"] == "junk")
+            let parent = try #require(items.first { $0["name"] as? String == root })
+            let child = try #require(items.first { $0["name"] as? String == "Société" && $0["parentId"] as? String == parent["id"] as? String })
+            #expect(child["totalItems"] as? Int == 2)
+            #expect(child["unreadItems"] as? Int == 1)
+            #expect((child["folderSize"] as? Int ?? 0) > 0)
+            #expect(parent["parentId"] is NSNull)
+        }
+    }
+
+    @Test func labelLifecycle() async throws {
+        try await GatewayHarness.run { gw in
+            let alice = gw.bed.alice
+            let suffix = UUID().uuidString.prefix(6)
+            let name = "Work\(suffix)"
+            let created = try await gw.request(.post, "/api/v1/labels", json: ["name": name], auth: alice)
+            #expect(created.status == .created)
+            let id = try #require(created["id"] as? String)
+            #expect(try await gw.request(.post, "/api/v1/labels", json: ["name": name.uppercased()], auth: alice).status == .conflict)
+            for reserved in ["junk", "NotJunk", "nonjunk", "", String(repeating: "x", count: 129), "a\u{0007}b"] {
+                let refused = try await gw.request(.post, "/api/v1/labels", json: ["name": reserved], auth: alice)
+                #expect(refused.status == .badRequest, "\(reserved.debugDescription) refused")
+                #expect(refused.errorCode == "invalidLabelName")
+            }
+
+            // A keyword put on a message by another IMAP client shows up as a label.
+            let box = TestBed.uniqueMailbox("GwKeywords")
+            let (validity, uids, _) = try await gw.makeMailbox(box, count: 2)
+            let connection = try await gw.bed.connect()
+            try await connection.select(MailboxName(box))
+            try await connection.uidStore([uids[0]], .add, flags: [Flag("Server\(suffix)")])
+            connection.close()
+            let listed = try await gw.request(.get, "/api/v1/labels", auth: alice)
+            let names = ((listed["items"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String }
+            #expect(names.contains(name))
+            #expect(names.contains("Server\(suffix)"))
+            #expect(!names.contains { $0.lowercased() == "$hasnoattachment" })
+
+            // Use the label, rename it, delete it: the keyword leaves every message.
+            let folders = try await gw.folderIDs(alice)
+            let ids = uids.map { MailID(folderId: folders[box]!, uidValidity: validity, uid: $0).encoded }
+            let added = try await gw.request(.post, "/api/v1/batch/mails/labels/add", json: ["ids": ids, "labelId": id], auth: alice)
+            #expect(added.failedItems.isEmpty)
+            #expect(try gw.bed.look(box).values.allSatisfy { $0.flags.contains(name.lowercased()) })
+            let renamed = try await gw.request(.patch, "/api/v1/labels/\(id)", json: ["name": "Renamed \(suffix)"], auth: alice)
+            #expect(renamed.status == .ok)
+            #expect(renamed["name"] as? String == "Renamed \(suffix)")
+            #expect(try gw.bed.look(box).values.allSatisfy { $0.flags.contains(name.lowercased()) }, "rename keeps the keyword")
+            #expect(try await gw.request(.delete, "/api/v1/labels/\(id)", auth: alice).status == .noContent)
+            #expect(try gw.bed.look(box).values.allSatisfy { !$0.flags.contains(name.lowercased()) })
+            #expect(try await gw.request(.delete, "/api/v1/labels/\(id)", auth: alice).status == .notFound)
+
+            // Another account never sees alice's labels.
+            let bobs = try await gw.request(.get, "/api/v1/labels", auth: gw.bed.bob)
+            let bobNames = ((bobs["items"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String }
+            #expect(!bobNames.contains("Server\(suffix)"))
+        }
+    }
+}

@@ -22,18 +22,24 @@ final class IMAPClientHandler: ChannelDuplexHandler {
     private let greeting: EventLoopPromise<UntaggedResponse>
     private var greetingPending = true
     private let encoder: @Sendable () -> CommandEncoder
+    private let onFailure: @Sendable (IMAPError) -> Void
     private let commandTimeout: TimeAmount
     private let logger: Logger
     private var failure: IMAPError?
 
-    /// - Parameter encoder: read at each command, so LITERAL+ can be used once the server announces it.
+    /// - Parameters:
+    ///   - onFailure: told the first reason the connection failed (TLS, protocol, timeout, close), so
+    ///     commands issued after the channel closed can report it rather than a bare "closed channel".
+    ///   - encoder: read at each command, so LITERAL+ can be used once the server announces it.
     init(
         greeting: EventLoopPromise<UntaggedResponse>, commandTimeout: TimeAmount, logger: Logger,
+        onFailure: @escaping @Sendable (IMAPError) -> Void = { _ in },
         encoder: @escaping @Sendable () -> CommandEncoder
     ) {
         self.greeting = greeting
         self.commandTimeout = commandTimeout
         self.logger = logger
+        self.onFailure = onFailure
         self.encoder = encoder
     }
 
@@ -115,7 +121,10 @@ final class IMAPClientHandler: ChannelDuplexHandler {
     }
 
     private func failAll(_ error: IMAPError, context: ChannelHandlerContext) {
-        if failure == nil { failure = error }
+        if failure == nil {
+            failure = error
+            onFailure(error)
+        }
         if greetingPending {
             greetingPending = false
             greeting.fail(error)

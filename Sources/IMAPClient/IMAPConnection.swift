@@ -16,6 +16,8 @@ public final class IMAPConnection: Sendable {
         var selected: SelectedMailbox?
         var authenticatedAs: String?
         var broken = false
+        /// Why the connection failed, as the handler first saw it.
+        var failure: IMAPError?
         var commandsSent = 0
     }
 
@@ -83,9 +85,17 @@ public final class IMAPConnection: Sendable {
                     }
                     try sync.addHandler(ByteToMessageHandler(ResponseDecoder(limits: limits)))
                     try sync.addHandler(
-                        IMAPClientHandler(greeting: greeting, commandTimeout: timeout, logger: logger) {
-                            CommandEncoder(useLiteralPlus: state.withLockedValue { $0.capabilities.contains(.literalPlus) })
-                        }
+                        IMAPClientHandler(
+                            greeting: greeting, commandTimeout: timeout, logger: logger,
+                            onFailure: { error in
+                                state.withLockedValue { state in
+                                    state.broken = true
+                                    if state.failure == nil { state.failure = error }
+                                }
+                            },
+                            encoder: {
+                                CommandEncoder(useLiteralPlus: state.withLockedValue { $0.capabilities.contains(.literalPlus) })
+                            })
                     )
                 }
             }
@@ -187,8 +197,9 @@ public final class IMAPConnection: Sendable {
     public func execute(_ command: Command) async throws -> CommandResult {
         let promise = channel.eventLoop.makePromise(of: CommandResult.self)
         state.withLockedValue { $0.commandsSent += 1 }
-        channel.writeAndFlush(CommandRequest(command: command, promise: promise)).whenFailure { error in
-            promise.fail(IMAPError.connectionClosed(reason: "\(error)"))
+        channel.writeAndFlush(CommandRequest(command: command, promise: promise)).whenFailure { [state] error in
+            // The handler is gone with the channel: report why the connection failed, if known.
+            promise.fail(state.withLockedValue { $0.failure } ?? IMAPError.connectionClosed(reason: "\(error)"))
         }
         let result: CommandResult
         do {

@@ -17,27 +17,33 @@ public struct MailBatchExecutor: Sendable {
         public var deleteToTrash: Bool
         /// Most UIDs one command acts on (commands are also split by the line limit).
         public var maxUIDsPerCommand: Int
+        /// Most items a batch may resolve to (ids plus range items).
+        public var maxItems: Int
 
-        public init(deleteToTrash: Bool = true, maxUIDsPerCommand: Int = 5000) {
+        public init(deleteToTrash: Bool = true, maxUIDsPerCommand: Int = 5000, maxItems: Int = 100_000) {
             self.deleteToTrash = deleteToTrash
             self.maxUIDsPerCommand = maxUIDsPerCommand
+            self.maxItems = maxItems
         }
     }
 
     let pool: IMAPConnectionPool
     let database: GatewayDatabase
+    let ordering: MailOrdering
     let configuration: Configuration
     let logger: Logger
 
-    public init(pool: IMAPConnectionPool, database: GatewayDatabase, configuration: Configuration, logger: Logger) {
+    public init(
+        pool: IMAPConnectionPool, database: GatewayDatabase, ordering: MailOrdering, configuration: Configuration, logger: Logger
+    ) {
         self.pool = pool
         self.database = database
+        self.ordering = ordering
         self.configuration = configuration
         self.logger = logger
     }
 
     public func run(_ request: MailBatchRequest, credentials: IMAPCredentials) async throws -> BatchOutcome {
-        let plan = BatchPlan(ids: request.ids)
         var keyword: Flag?
         switch request.operation {
         case .addLabel(let labelId), .removeLabel(let labelId):
@@ -49,10 +55,16 @@ public struct MailBatchExecutor: Sendable {
             break
         }
         return try await pool.withConnection(credentials) { connection in
+            let directory = try await MailboxDirectory.load(connection: connection, database: database, account: credentials.user)
+            let (ids, badStarts) = try await resolve(request, directory: directory, account: credentials.user, connection: connection)
+            guard ids.count <= configuration.maxItems else {
+                throw GatewayError.tooLarge(
+                    "tooManyItems", "the batch resolves to \(ids.count) items; at most \(configuration.maxItems) are allowed")
+            }
+            let plan = BatchPlan(ids: ids)
             var run = Run(
                 plan: plan, operation: request.operation, keyword: keyword, connection: connection,
                 configuration: configuration, logger: logger)
-            let directory = try await MailboxDirectory.load(connection: connection, database: database, account: credentials.user)
             try run.prepare(directory)
             do {
                 for group in plan.folders { try await run.process(group, directory: directory) }
@@ -62,8 +74,43 @@ public struct MailBatchExecutor: Sendable {
             } catch let error as IMAPError {
                 throw GatewayError(error)
             }
-            return BatchOutcome(failedItems: plan.ordered(Set(plan.distinctIDs).subtracting(run.confirmed)), newIds: run.newIds)
+            let failed = plan.ordered(Set(plan.distinctIDs).subtracting(run.confirmed))
+            return BatchOutcome(failedItems: badStarts + failed.filter { !badStarts.contains($0) }, newIds: run.newIds)
         }
+    }
+
+    /// The IDs a batch names: its `ids`, then each range's items in listing order (the same
+    /// ordering function as `GET /api/v1/mails`). A range whose `start` is not in its folder
+    /// (unknown, stale or gone) resolves to nothing, and its start ID is reported failed.
+    private func resolve(
+        _ request: MailBatchRequest, directory: MailboxDirectory, account: String, connection: IMAPConnection
+    ) async throws -> (ids: [String], badStarts: [String]) {
+        guard !request.ranges.isEmpty, let order = request.order else { return (request.ids, []) }
+        var ids = request.ids
+        var badStarts: [String] = []
+        var orders: [String: (uidValidity: UInt32, uids: [UInt32], positions: [UInt32: Int])] = [:]
+        for range in request.ranges {
+            guard let start = MailID(range.start), let folder = directory.folder(id: start.folderId), folder.selectable else {
+                badStarts.append(range.start)
+                continue
+            }
+            if orders[folder.id] == nil {
+                let (validity, uids) = try await ordering.uids(in: folder, order: order, account: account, connection: connection)
+                var positions: [UInt32: Int] = [:]
+                positions.reserveCapacity(uids.count)
+                for (index, uid) in uids.enumerated() { positions[uid] = index }
+                orders[folder.id] = (validity, uids, positions)
+            }
+            guard let listing = orders[folder.id], listing.uidValidity == start.uidValidity,
+                let index = listing.positions[start.uid]
+            else {
+                badStarts.append(range.start)
+                continue
+            }
+            let end = min(listing.uids.count, index + range.limit)
+            ids += listing.uids[index..<end].map { MailID(folderId: folder.id, uidValidity: listing.uidValidity, uid: $0).encoded }
+        }
+        return (ids, badStarts)
     }
 }
 

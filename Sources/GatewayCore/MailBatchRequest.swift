@@ -9,14 +9,30 @@ public enum MailBatchOperation: Hashable, Sendable {
     case removeLabel(labelId: String)
 }
 
-/// A validated mail batch: the operation and the mail IDs exactly as the client sent them.
+/// `{start, limit}`: the `limit` items of the sorted listing that begin at the mail `start`.
+public struct MailRange: Hashable, Sendable {
+    public var start: String
+    public var limit: Int
+
+    public init(start: String, limit: Int) {
+        self.start = start
+        self.limit = limit
+    }
+}
+
+/// A validated mail batch: the operation, the mail IDs exactly as the client sent them, and
+/// ranges of a sorted listing (with the order they refer to).
 public struct MailBatchRequest: Hashable, Sendable {
     public var operation: MailBatchOperation
     public var ids: [String]
+    public var ranges: [MailRange]
+    public var order: MailSortOrder?
 
-    public init(operation: MailBatchOperation, ids: [String]) {
+    public init(operation: MailBatchOperation, ids: [String], ranges: [MailRange] = [], order: MailSortOrder? = nil) {
         self.operation = operation
         self.ids = ids
+        self.ranges = ranges
+        self.order = order
     }
 }
 

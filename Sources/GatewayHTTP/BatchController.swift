@@ -98,11 +98,43 @@ struct BatchController {
         case .addLabel: operation = .addLabel(labelId: try required(body.labelId, "labelId"))
         case .removeLabel: operation = .removeLabel(labelId: try required(body.labelId, "labelId"))
         }
+        var order: MailSortOrder?
         if !ranges.isEmpty {
-            throw GatewayError.notImplemented(
-                "rangesNotSupported", "\"ranges\" are not resolved by this release; send \"ids\"", field: "ranges")
+            guard ranges.count <= configuration.maxRanges else {
+                throw GatewayError.tooLarge(
+                    "tooManyRanges", "at most \(configuration.maxRanges) ranges per request, got \(ranges.count)", field: "ranges")
+            }
+            guard let sortInfo = body.sortInfo else {
+                throw GatewayError.badRequest("missingSortInfo", "\"sortInfo\" is required with \"ranges\"", field: "sortInfo")
+            }
+            order = try Self.sortOrder(field: sortInfo.field, direction: sortInfo.direction, fieldPath: "sortInfo.field", directionPath: "sortInfo.direction")
+            for (index, range) in ranges.enumerated() {
+                guard range.limit >= 1, range.limit <= configuration.maxItems else {
+                    throw GatewayError.badRequest(
+                        "invalidField", "a range's limit must be between 1 and \(configuration.maxItems)", field: "ranges[\(index)].limit")
+                }
+                guard !range.start.isEmpty else {
+                    throw GatewayError.badRequest("invalidField", "a range needs a start mail ID", field: "ranges[\(index)].start")
+                }
+            }
         }
-        return MailBatchRequest(operation: operation, ids: ids)
+        return MailBatchRequest(
+            operation: operation, ids: ids, ranges: ranges.map { MailRange(start: $0.start, limit: $0.limit) }, order: order)
+    }
+}
+
+extension BatchController {
+    /// A sort field and direction by their API names; unknown ones are 400 on the given field.
+    static func sortOrder(field: String, direction: String, fieldPath: String, directionPath: String) throws -> MailSortOrder {
+        guard let sortField = SortField(rawValue: field) else {
+            throw GatewayError.badRequest(
+                "invalidField", "unknown sort field \"\(field)\"; use one of \(SortField.allCases.map(\.rawValue).joined(separator: ", "))",
+                field: fieldPath)
+        }
+        guard let sortDirection = SortDirection(rawValue: direction.uppercased()) else {
+            throw GatewayError.badRequest("invalidField", "sort direction must be ASC or DESC", field: directionPath)
+        }
+        return MailSortOrder(field: sortField, direction: sortDirection)
     }
 }
 

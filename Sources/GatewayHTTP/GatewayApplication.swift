@@ -25,6 +25,8 @@ public enum GatewayApplication {
         configuration: GatewayConfiguration, database: GatewayDatabase, pool: IMAPConnectionPool, logger: Logger
     ) -> Router<GatewayRequestContext> {
         let router = Router(context: GatewayRequestContext.self)
+        let metrics = GatewayMetrics()
+        let ordering = MailOrdering(database: database, metrics: metrics, logger: logger)
         router.add(middleware: ErrorMiddleware())
 
         struct Version: Encodable {
@@ -34,6 +36,11 @@ public enum GatewayApplication {
         struct Health: Encodable { var status: String }
         router.get("api") { _, _ in JSONResponse.make(Version(apiVersion: "v1", serverVersion: configuration.serverVersion)) }
         router.get("healthz") { _, _ in JSONResponse.make(Health(status: "ok")) }
+        router.get("metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                body: .init(byteBuffer: .init(string: metrics.prometheusText())))
+        }
         let openAPI = OpenAPIDocument.load()
         router.get("api/v1/openapi.yaml") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: .init(bytes: openAPI)))
@@ -42,8 +49,10 @@ public enum GatewayApplication {
         let sessions = SessionStore(idleTimeout: configuration.sessionIdleTimeout)
         let api = router.group("api/v1").add(middleware: AuthMiddleware(configuration: configuration, sessions: sessions, pool: pool))
         let executor = MailBatchExecutor(
-            pool: pool, database: database,
-            configuration: .init(deleteToTrash: configuration.deleteToTrash), logger: logger)
+            pool: pool, database: database, ordering: ordering,
+            configuration: .init(deleteToTrash: configuration.deleteToTrash, maxItems: configuration.maxItems), logger: logger)
+        MailController(listing: MailListing(pool: pool, database: database, ordering: ordering), configuration: configuration)
+            .add(to: api)
         BatchController(executor: executor, configuration: configuration).add(to: api)
         AccountController(
             pool: pool, database: database, labels: LabelService(pool: pool, database: database, logger: logger),

@@ -19,6 +19,10 @@ public struct GatewayConfiguration: Sendable {
     public var asyncThreshold = 1000
     /// Most mail IDs one batch request may name.
     public var maxItems = 100_000
+    /// Most ranges one batch request may name.
+    public var maxRanges = 100
+    /// Largest `limit` of `GET /api/v1/mails`.
+    public var maxListLimit = 1000
     /// Largest request body, in octets.
     public var maxBodySize = 8 << 20
     public var authMode = AuthMode.password

@@ -47,6 +47,45 @@ enum GatewayMigrations {
             }
         }
 
+        // v2: caches behind listings and ranges (SPEC §3): the server's sort orders, and per-message
+        // metadata kept in step incrementally, with the folder state each was taken at.
+        migrator.registerMigration("v2-listing") { db in
+            // One sort order of a folder as the server (or the ordering rules) gave it, valid while
+            // the folder's state token is unchanged. `uids` packs UInt32 little-endian.
+            try db.create(table: "sortCache", options: .strict) { t in
+                t.column("account", .text).notNull()
+                t.column("folderId", .text).notNull()
+                t.column("field", .text).notNull()
+                t.column("direction", .text).notNull()
+                t.column("uidValidity", .integer).notNull()
+                t.column("token", .text).notNull()
+                t.column("uids", .blob).notNull()
+                t.primaryKey(["account", "folderId", "field", "direction"])
+            }
+
+            // Where the metadata cache of a folder stands: UIDVALIDITY, next UID and mod-sequence seen.
+            try db.create(table: "folderSync", options: .strict) { t in
+                t.column("account", .text).notNull()
+                t.column("folderId", .text).notNull()
+                t.column("uidValidity", .integer).notNull()
+                t.column("uidNext", .integer).notNull()
+                t.column("highestModSeq", .integer).notNull()
+                t.primaryKey(["account", "folderId"])
+            }
+
+            // Per-message metadata used to order by flags, importance and attachments.
+            try db.create(table: "messageMeta", options: [.strict, .withoutRowID]) { t in
+                t.column("account", .text).notNull()
+                t.column("folderId", .text).notNull()
+                t.column("uid", .integer).notNull()
+                t.column("flags", .text).notNull()
+                t.column("modSeq", .integer).notNull()
+                t.column("importance", .integer).notNull()
+                t.column("hasAttachment", .integer).notNull()
+                t.primaryKey(["account", "folderId", "uid"])
+            }
+        }
+
         // Add new migrations below this line; never edit the ones above.
 
         return migrator

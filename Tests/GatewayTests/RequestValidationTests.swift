@@ -39,7 +39,8 @@ struct RequestValidationTests {
         Case(name: "unknown label", path: "labels/add", body: #"{"ids": {IDS}, "labelId": "nope"}"#, status: 404, code: "labelNotFound", field: "labelId"),
         Case(name: "too many items", path: "delete", body: #"{"ids": {MANY}}"#, status: 413, code: "tooManyItems", field: "ids"),
         Case(name: "oversize body", path: "delete", body: #"{"ids": {HUGE}}"#, status: 413, code: "payloadTooLarge"),
-        Case(name: "ranges (next release)", path: "move", body: #"{"ranges": [{"start": "x", "limit": 2}], "sortInfo": {"field": "date", "direction": "ASC"}, "destinationFolderId": "{DEST}"}"#, status: 501, code: "rangesNotSupported", field: "ranges"),
+        Case(name: "ranges without sortInfo", path: "move", body: #"{"ranges": [{"start": "x", "limit": 2}], "destinationFolderId": "{DEST}"}"#, status: 400, code: "missingSortInfo", field: "sortInfo"),
+        Case(name: "range of wrong type", path: "delete", body: #"{"ranges": [{"start": 5, "limit": 2}], "sortInfo": {"field": "date", "direction": "ASC"}}"#, status: 400, code: "invalidField", field: "ranges[0].start"),
     ]
 
     @Test(arguments: cases)

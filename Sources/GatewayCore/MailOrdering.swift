@@ -1,0 +1,163 @@
+import GatewayStore
+import IMAPClient
+import IMAPCore
+import Logging
+
+/// The one ordering function behind both `GET /api/v1/mails` and range resolution, so that the two
+/// agree item for item on an unchanged folder.
+///
+/// Native fields (`subject from to date size`) are sorted by the server (`UID SORT`, `REVERSE` for
+/// DESC — cached per direction as the server answers, since REVERSE keeps ties ascending). The other
+/// fields follow ``OrderingRules`` over the server's `SORT (DATE)` order, with values from the
+/// per-message metadata cache. Every order is cached in SQLite with a token taken from one STATUS
+/// (UIDVALIDITY, UIDNEXT, MESSAGES, and HIGHESTMODSEQ for flag-based fields): while the token
+/// holds, a range costs one STATUS and no SORT.
+public struct MailOrdering: Sendable {
+    let database: GatewayDatabase
+    let metrics: GatewayMetrics
+    let logger: Logger
+
+    public init(database: GatewayDatabase, metrics: GatewayMetrics, logger: Logger) {
+        self.database = database
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// The folder's UIDs in `order`, with the UIDVALIDITY they belong to.
+    public func uids(
+        in folder: FolderInfo, order: MailSortOrder, account: String, connection: IMAPConnection
+    ) async throws -> (uidValidity: UInt32, uids: [UInt32]) {
+        let status = try await connection.status(folder.mailbox, Self.statusItems(connection))
+        return try await uids(in: folder, order: order, account: account, connection: connection, status: status)
+    }
+
+    private func uids(
+        in folder: FolderInfo, order: MailSortOrder, account: String, connection: IMAPConnection, status: MailboxStatus
+    ) async throws -> (uidValidity: UInt32, uids: [UInt32]) {
+        let validity = status.uidValidity ?? 0
+        let token = Self.token(status, field: order.field)
+        let field = order.field.rawValue
+        let direction = order.direction.rawValue
+        if let token, let cached = try await database.cachedOrder(account: account, folderId: folder.id, field: field, direction: direction),
+            cached.uidValidity == validity, cached.token == token
+        {
+            metrics.increment(.sortCacheHits)
+            return (validity, cached.uids)
+        }
+        metrics.increment(.sortCacheMisses)
+        let uids: [UInt32]
+        if let criterion = order.field.nativeCriterion {
+            guard connection.capabilities.contains(.sort) else {
+                throw GatewayError.upstreamUnsupported("the IMAP server lacks SORT; ordering by \(field) is not available")
+            }
+            try await connection.select(folder.mailbox)
+            uids = try await connection.uidSort([SortKey(criterion, reverse: order.direction == .descending)])
+            metrics.increment(.imapSortCommands)
+        } else {
+            let dateOrder = try await self.uids(
+                in: folder, order: MailSortOrder(field: .date, direction: .ascending), account: account, connection: connection,
+                status: status
+            ).uids
+            if order.field == .folderName {
+                // Constant within one folder: date, then UID.
+                uids = order.direction == .ascending ? dateOrder : dateOrder.reversed()
+            } else {
+                let meta = try await syncMetadata(folder: folder, account: account, connection: connection)
+                let value: (UInt32) -> Int
+                switch order.field {
+                case .isUnread: value = { meta[$0].map { Self.flags($0).contains("\\seen") ? 0 : 1 } ?? 0 }
+                case .isFlagged: value = { meta[$0].map { Self.flags($0).contains("\\flagged") ? 1 : 0 } ?? 0 }
+                case .importance: value = { meta[$0]?.importance ?? 1 }
+                default: value = { (meta[$0]?.hasAttachment ?? false) ? 1 : 0 }
+                }
+                uids = OrderingRules.order(dateOrder: dateOrder, value: value, direction: order.direction)
+            }
+        }
+        if let token {
+            try await database.storeOrder(
+                account: account, folderId: folder.id, field: field, direction: direction,
+                order: CachedOrder(uidValidity: validity, token: token, uids: uids))
+        }
+        return (validity, uids)
+    }
+
+    /// Brings the folder's metadata cache up to date: new UIDs since the recorded UIDNEXT, flags
+    /// changed since the recorded HIGHESTMODSEQ (CONDSTORE `CHANGEDSINCE`), expunged UIDs dropped.
+    /// Without CONDSTORE, or after a UIDVALIDITY change, it refetches the folder.
+    func syncMetadata(folder: FolderInfo, account: String, connection: IMAPConnection) async throws -> [UInt32: MessageMeta] {
+        try await connection.select(folder.mailbox)
+        let status = try await connection.status(folder.mailbox, Self.statusItems(connection))
+        guard let validity = status.uidValidity, let uidNext = status.uidNext else {
+            throw GatewayError(status: 502, code: "upstreamRefused", message: "STATUS lacked UIDVALIDITY or UIDNEXT")
+        }
+        let previous = try await database.folderSyncState(account: account, folderId: folder.id)
+        let modSeq = status.highestModSeq
+        let state = FolderSyncState(uidValidity: validity, uidNext: uidNext, highestModSeq: modSeq ?? 0)
+        if let previous, previous == state { return try await database.messageMeta(account: account, folderId: folder.id) }
+        let full: [FetchItem] = [.flags, .modSeq, .bodyStructure, .headerFields(["X-Priority", "Importance", "Priority"])]
+        guard let previous, previous.uidValidity == validity, let modSeq, previous.highestModSeq > 0 else {
+            metrics.increment(.metadataFullSyncs)
+            let fetched = uidNext > 1 ? try await connection.uidFetch(UIDSet(ranges: [1...(uidNext - 1)]), full) : []
+            try await database.applyMetaSync(
+                account: account, folderId: folder.id, reset: true, removed: [], changed: fetched.compactMap(Self.meta), state: state)
+            return try await database.messageMeta(account: account, folderId: folder.id)
+        }
+        metrics.increment(.metadataIncrementalSyncs)
+        var cached = try await database.messageMeta(account: account, folderId: folder.id)
+        var changed: [MessageMeta] = []
+        if uidNext > previous.uidNext {
+            changed += try await connection.uidFetch(UIDSet(ranges: [previous.uidNext...(uidNext - 1)]), full).compactMap(Self.meta)
+        }
+        if modSeq > previous.highestModSeq, previous.uidNext > 1 {
+            let flagChanges = try await connection.uidFetch(
+                UIDSet(ranges: [1...(previous.uidNext - 1)]), [.flags, .modSeq], changedSince: previous.highestModSeq)
+            for message in flagChanges {
+                guard let uid = message.uid, var meta = cached[uid], let flags = message.flags else { continue }
+                meta.flags = flags.map(\.rawValue).joined(separator: " ")
+                meta.modSeq = message.modSeq ?? meta.modSeq
+                if flags.contains(Flag("$HasAttachment")) { meta.hasAttachment = true }
+                if flags.contains(Flag("$HasNoAttachment")) { meta.hasAttachment = false }
+                changed.append(meta)
+            }
+        }
+        let existing = try await connection.uidSearch(.all)
+        let removed = cached.keys.filter { !existing.contains($0) }
+        try await database.applyMetaSync(
+            account: account, folderId: folder.id, reset: false, removed: removed, changed: changed, state: state)
+        for uid in removed { cached[uid] = nil }
+        for meta in changed { cached[meta.uid] = meta }
+        return cached
+    }
+
+    static func meta(_ message: FetchedMessage) -> MessageMeta? {
+        guard let uid = message.uid, let flags = message.flags else { return nil }
+        var hasAttachment = message.bodyStructure?.hasAttachment ?? false
+        if flags.contains(Flag("$HasAttachment")) { hasAttachment = true }
+        if flags.contains(Flag("$HasNoAttachment")) { hasAttachment = false }
+        let headers = message.sections.first { $0.key.hasPrefix("HEADER.FIELDS") }.map { String(decoding: $0.value, as: UTF8.self) } ?? ""
+        return MessageMeta(
+            uid: uid, flags: flags.map(\.rawValue).joined(separator: " "), modSeq: message.modSeq ?? 0,
+            importance: OrderingRules.importance(headers: headers), hasAttachment: hasAttachment)
+    }
+
+    static func flags(_ meta: MessageMeta) -> Set<String> {
+        Set(meta.flags.split(separator: " ").map { $0.lowercased() })
+    }
+
+    static func statusItems(_ connection: IMAPConnection) -> [StatusItem] {
+        var items: [StatusItem] = [.uidValidity, .uidNext, .messages]
+        if connection.capabilities.contains(.condStore) { items.append(.highestModSeq) }
+        return items
+    }
+
+    /// The folder state an order is valid for; nil when it cannot be told (never cached then).
+    static func token(_ status: MailboxStatus, field: SortField) -> String? {
+        guard let validity = status.uidValidity, let next = status.uidNext, let messages = status.messages else { return nil }
+        var token = "\(validity):\(next):\(messages)"
+        if field.dependsOnFlags {
+            guard let modSeq = status.highestModSeq else { return nil }
+            token += ":\(modSeq)"
+        }
+        return token
+    }
+}

@@ -1,0 +1,61 @@
+/// The gateway's own ordering for fields IMAP SORT has no key for (SPEC §3): by (value, date,
+/// UID) ascending, where "date, UID" is the server's `SORT (DATE)` order (RFC 5256: the Date
+/// header, internal date where missing, ties by sequence number, which follows UID). DESC is the
+/// exact reverse of ASC. Pure, so it is unit-tested directly.
+public enum OrderingRules {
+    /// Orders `dateOrder` (the ascending `SORT (DATE)` answer) by `value` first, keeping date
+    /// order within each value; messages without a value count as 0.
+    public static func order(dateOrder: [UInt32], value: (UInt32) -> Int, direction: SortDirection) -> [UInt32] {
+        let keyed = dateOrder.enumerated().map { (value: value($1), position: $0, uid: $1) }
+        let ascending = keyed.sorted { a, b in a.value != b.value ? a.value < b.value : a.position < b.position }.map(\.uid)
+        return direction == .ascending ? ascending : ascending.reversed()
+    }
+
+    /// RFC-style importance from the priority headers: 0 low, 1 normal, 2 high.
+    /// `X-Priority: 1|2` high, `4|5` low; `Importance: high|low`; `Priority: urgent|non-urgent`.
+    public static func importance(headers: String) -> Int {
+        var fields: [String: String] = [:]
+        var current: String?
+        for rawLine in headers.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
+            let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine[...]
+            if let first = line.first, first == " " || first == "\t", let key = current {
+                fields[key, default: ""] += " " + line.trimmingCharacters()
+                continue
+            }
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let key = line[..<colon].lowercased()
+            if fields[key] == nil {
+                fields[key] = line[line.index(after: colon)...].trimmingCharacters()
+                current = key
+            } else {
+                current = nil
+            }
+        }
+        if let x = fields["x-priority"], let digit = x.first(where: \.isNumber) {
+            switch digit {
+            case "1", "2": return 2
+            case "4", "5": return 0
+            default: return 1
+            }
+        }
+        if let importance = fields["importance"]?.lowercased() {
+            if importance.hasPrefix("high") { return 2 }
+            if importance.hasPrefix("low") { return 0 }
+            return 1
+        }
+        if let priority = fields["priority"]?.lowercased() {
+            if priority.hasPrefix("urgent") { return 2 }
+            if priority.hasPrefix("non-urgent") { return 0 }
+        }
+        return 1
+    }
+}
+
+extension StringProtocol {
+    func trimmingCharacters() -> String {
+        var slice = self[...]
+        while let first = slice.first, first == " " || first == "\t" { slice = slice.dropFirst() }
+        while let last = slice.last, last == " " || last == "\t" || last == "\r" { slice = slice.dropLast() }
+        return String(slice)
+    }
+}

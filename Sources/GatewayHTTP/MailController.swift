@@ -1,0 +1,76 @@
+import GatewayCore
+import HTTPTypes
+import Hummingbird
+
+/// `GET /api/v1/mails?folderId=&sort=&dir=&start=&limit=` (SPEC §3): a window of a folder's listing.
+/// `start` is the 0-based position, `limit` 1…`maxListLimit` (default 50); `sort` defaults to
+/// `date`, `dir` to `DESC`.
+struct MailController {
+    let listing: MailListing
+    let configuration: GatewayConfiguration
+
+    struct Reply: Encodable {
+        struct Sort: Encodable {
+            var field: String
+            var direction: String
+        }
+
+        struct Item: Encodable {
+            var id: String
+            var folderId: String
+            var subject: String
+            var from: String
+            var to: String
+            var date: String
+            var size: UInt64
+            var isUnread: Bool
+            var isFlagged: Bool
+            var importance: String
+            var hasAttachments: Bool
+            var labelIds: [String]
+            var messageId: String
+        }
+
+        var totalItems: Int
+        var sortInfo: Sort
+        var items: [Item]
+    }
+
+    func add(to group: RouterGroup<GatewayRequestContext>) {
+        group.get("mails") { request, context in
+            let credentials = try context.requireCredentials()
+            let query = request.uri.queryParameters
+            let folderId = query["folderId"].map { String($0) } ?? ""
+            guard !folderId.isEmpty else {
+                throw GatewayError.badRequest("invalidField", "\"folderId\" is required", field: "folderId")
+            }
+            let sort: String = query["sort"].map { String($0) } ?? "date"
+            let dir: String = query["dir"].map { String($0) } ?? "DESC"
+            let order = try BatchController.sortOrder(field: sort, direction: dir, fieldPath: "sort", directionPath: "dir")
+            let startText: String? = query["start"].map { String($0) }
+            let limitText: String? = query["limit"].map { String($0) }
+            let start = try Self.integer(startText, default: 0, field: "start", range: 0...Int(Int32.max))
+            let limit = try Self.integer(limitText, default: 50, field: "limit", range: 1...configuration.maxListLimit)
+            let page = try await listing.page(credentials: credentials, folderId: folderId, order: order, start: start, limit: limit)
+            let items = page.items.map(Self.item)
+            let sortInfo = Reply.Sort(field: page.order.field.rawValue, direction: page.order.direction.rawValue)
+            return JSONResponse.make(Reply(totalItems: page.totalItems, sortInfo: sortInfo, items: items))
+        }
+    }
+
+    static func item(_ mail: MailSummary) -> Reply.Item {
+        Reply.Item(
+            id: mail.id, folderId: mail.folderId, subject: mail.subject, from: mail.from, to: mail.to, date: mail.date,
+            size: mail.size, isUnread: mail.isUnread, isFlagged: mail.isFlagged, importance: mail.importance,
+            hasAttachments: mail.hasAttachments, labelIds: mail.labelIds, messageId: mail.messageId)
+    }
+
+    static func integer(_ text: String?, default value: Int, field: String, range: ClosedRange<Int>) throws -> Int {
+        guard let text else { return value }
+        guard let number = Int(text), range.contains(number) else {
+            throw GatewayError.badRequest(
+                "invalidField", "\"\(field)\" must be an integer from \(range.lowerBound) to \(range.upperBound)", field: field)
+        }
+        return number
+    }
+}

@@ -304,7 +304,10 @@ public final class IMAPConnection: Sendable {
         return listings
     }
 
+    /// STATUS of a mailbox. On the selected mailbox a server may answer from the session's own view
+    /// (Dovecot does), missing messages that arrived since; a NOOP first brings that view up to date.
     public func status(_ mailbox: MailboxName, _ items: [StatusItem]) async throws -> MailboxStatus {
+        if selectedMailbox?.name == mailbox { try await noop() }
         let result = try await execute(.status(mailbox, items))
         for case .mailboxStatus(let s) in result.untagged where s.mailbox == mailbox { return s }
         for case .mailboxStatus(let s) in result.untagged { return s }

@@ -76,23 +76,19 @@ struct FolderTests {
         }
     }
 
-    @Test("ensureFolders with 1,000 mailboxes is one fast transaction", arguments: StoreKind.allCases)
+    @Test("ensureFolders with 1,000 mailboxes is one transaction", arguments: StoreKind.allCases)
     func thousandMailboxes(kind: StoreKind) async throws {
         try await withDatabase(kind) { db in
             let counter = CommitCounter(table: "folder")
             db.writer.add(transactionObserver: counter)
             let mailboxes = (0..<1_000).map { "Archive/\($0)" }
 
-            let clock = ContinuousClock()
-            let start = clock.now
             let ids = try await db.ensureFolders(account: "alice", mailboxes: mailboxes)
-            let elapsed = clock.now - start
 
             #expect(ids.count == 1_000)
             #expect(Set(ids.values).count == 1_000)
             #expect(counter.changes == 1_000)
             #expect(counter.commits == 1)
-            #expect(elapsed < .seconds(2), "took \(elapsed)")
 
             // Everything known: no write transaction at all.
             let again = try await db.ensureFolders(account: "alice", mailboxes: mailboxes.reversed())

@@ -75,7 +75,11 @@ public struct MailBatchExecutor: Sendable {
                 throw GatewayError(error)
             }
             let failed = plan.ordered(Set(plan.distinctIDs).subtracting(run.confirmed))
-            return BatchOutcome(failedItems: badStarts + failed.filter { !badStarts.contains($0) }, newIds: run.newIds)
+            let outcome = BatchOutcome(failedItems: badStarts + failed.filter { !badStarts.contains($0) }, newIds: run.newIds)
+            ordering.metrics.increment(.batchRequests)
+            ordering.metrics.increment(.batchItems, by: plan.distinctIDs.count + badStarts.count)
+            ordering.metrics.increment(.batchFailedItems, by: outcome.failedItems.count)
+            return outcome
         }
     }
 

@@ -49,6 +49,8 @@ struct GatewaySettings {
         gateway.asyncThreshold = reader.int(forKey: "batch.asyncThreshold", default: gateway.asyncThreshold)
         gateway.deleteToTrash = reader.bool(forKey: "batch.deleteToTrash", default: gateway.deleteToTrash)
         gateway.maxItems = reader.int(forKey: "batch.maxItems", default: gateway.maxItems)
+        gateway.maxRanges = reader.int(forKey: "batch.maxRanges", default: gateway.maxRanges)
+        gateway.maxListLimit = reader.int(forKey: "listing.maxLimit", default: gateway.maxListLimit)
         gateway.pool.maxConnectionsPerAccount = reader.int(forKey: "imap.pool.maxPerAccount", default: gateway.pool.maxConnectionsPerAccount)
         gateway.pool.maxConnectionsTotal = reader.int(forKey: "imap.pool.maxTotal", default: gateway.pool.maxConnectionsTotal)
         guard let mode = GatewayConfiguration.AuthMode(rawValue: reader.string(forKey: "auth.mode", default: "password")) else {

@@ -64,6 +64,9 @@ struct LargeFolderTests {
             let text = String(buffer: metrics.body)
             #expect(text.contains("gateway_imap_sort_commands_total 1\n"), "one SORT for the listing and both ranges")
             #expect(text.contains("gateway_sort_cache_hits_total 2\n"))
+            #expect(text.contains("gateway_batch_requests_total 2\n"))
+            #expect(text.contains("gateway_batch_items_total 2000\n"))
+            #expect(text.contains("gateway_batch_failed_items_total 0\n"))
 
             // A change to the folder invalidates the order: the next range sorts again.
             let append = try await gw.bed.connect()

@@ -26,7 +26,7 @@ struct AccountEndpointTests {
             #expect(openAPI.status == .ok)
             let text = String(buffer: openAPI.body)
             #expect(text.hasPrefix("openapi: 3."))
-            for path in ["/api/v1/batch/mails/copy", "/api/v1/batch/mails/labels/remove", "/api/v1/folders", "/api/v1/login"] {
+            for path in ["/api/v1/batch/mails/copy", "/api/v1/batch/mails/labels/remove", "/api/v1/folders", "/api/v1/login", "/api/v1/mails", "/metrics"] {
                 #expect(text.contains(path + ":"), "OpenAPI documents \(path)")
             }
             let missing = try await gw.request(.get, "/api/v1/nothing-here", auth: gw.bed.alice)

@@ -1,5 +1,5 @@
 /// What a mail batch does to each message.
-public enum MailBatchOperation: Hashable, Sendable {
+public enum MailBatchOperation: Hashable, Sendable, Codable {
     case copy(destinationFolderId: String)
     case move(destinationFolderId: String)
     case delete

@@ -13,6 +13,7 @@ struct AuthMiddleware: RouterMiddleware {
     let configuration: GatewayConfiguration
     let sessions: SessionStore
     let pool: IMAPConnectionPool
+    let jobs: JobService
 
     static let sessionHeader = HTTPField.Name("X-Axigen-Session")!
     static let userHeader = HTTPField.Name("X-Mailbox-User")!
@@ -31,7 +32,10 @@ struct AuthMiddleware: RouterMiddleware {
             context.credentials = try Self.basicCredentials(request)
         }
         // Verify upstream: a login, or a pooled connection with exactly these credentials.
-        try await pool.withConnection(try context.requireCredentials()) { _ in }
+        let credentials = try context.requireCredentials()
+        try await pool.withConnection(credentials) { _ in }
+        // Jobs of this account left unfinished by a restart can resume now.
+        await jobs.noteCredentials(credentials)
         return try await next(request, context)
     }
 

@@ -2,11 +2,13 @@ import Foundation
 import GatewayCore
 import HTTPTypes
 import Hummingbird
+import IMAPClient
 import NIOCore
 
 /// `POST /api/v1/batch/mails/{copy,move,delete,update,labels/add,labels/remove}` (seed page).
 struct BatchController {
     let executor: MailBatchExecutor
+    let jobs: JobService
     let configuration: GatewayConfiguration
 
     /// The request body of every mail batch endpoint; what each endpoint needs is checked after decoding.
@@ -38,8 +40,9 @@ struct BatchController {
         }
 
         var batchOperationDetails: Details
+        var jobKey: String?
         var status: String
-        var progress: Int
+        var progress: Double
     }
 
     enum Endpoint: String, CaseIterable {
@@ -54,18 +57,35 @@ struct BatchController {
                 try await handle(endpoint, request: request, context: context)
             }
         }
+        group.get("batch/jobs/:jobKey") { _, context in
+            let key = try context.parameters.require("jobKey")
+            guard let job = try await jobs.status(key: key, account: try context.requireCredentials().user) else {
+                throw GatewayError.notFound("jobNotFound", "no job with this key", field: "jobKey")
+            }
+            return JSONResponse.make(Reply(
+                batchOperationDetails: .init(failedItems: job.failedItems, newIds: nil), jobKey: job.jobKey,
+                status: job.status, progress: job.progress))
+        }
     }
 
     func handle(_ endpoint: Endpoint, request: Request, context: GatewayRequestContext) async throws -> Response {
         let credentials = try context.requireCredentials()
         let body: Body = try await JSONBody.decode(Body.self, from: request, limit: configuration.maxBodySize)
         let batch = try validate(body, endpoint: endpoint)
-        let outcome = try await executor.run(batch, credentials: credentials)
-        let includeNewIds = endpoint == .copy || endpoint == .move
-        return JSONResponse.make(
-            Reply(
-                batchOperationDetails: .init(failedItems: outcome.failedItems, newIds: includeNewIds ? outcome.newIds : nil),
-                status: "completed", progress: 100))
+        switch try await executor.submit(batch, credentials: credentials) {
+        case .completed(let outcome):
+            let includeNewIds = endpoint == .copy || endpoint == .move
+            return JSONResponse.make(
+                Reply(
+                    batchOperationDetails: .init(failedItems: outcome.failedItems, newIds: includeNewIds ? outcome.newIds : nil),
+                    status: "completed", progress: 100))
+        case .started(let job):
+            return JSONResponse.make(
+                Reply(
+                    batchOperationDetails: .init(failedItems: job.failedItems, newIds: nil), jobKey: job.jobKey,
+                    status: job.status, progress: job.progress),
+                status: .created)
+        }
     }
 
     /// Schema rules beyond JSON types: SPEC §3 "Errors".

@@ -13,16 +13,31 @@ public enum GatewayApplication {
     public static func build(configuration: GatewayConfiguration, logger: Logger) throws -> some ApplicationProtocol {
         let database = try GatewayDatabase(path: configuration.databasePath)
         let pool = IMAPConnectionPool(server: configuration.imap, configuration: configuration.pool, logger: logger)
-        let router = buildRouter(configuration: configuration, database: database, pool: pool, logger: logger)
+        let executorConfiguration = MailBatchExecutor.Configuration(
+            deleteToTrash: configuration.deleteToTrash, maxItems: configuration.maxItems,
+            asyncThreshold: configuration.asyncThreshold, jobChunkSize: configuration.jobChunkSize)
+        let master: (user: String, password: String)? = configuration.masterUser.flatMap { user in
+            configuration.masterPassword.map { (user, $0) }
+        }
+        let jobs = JobService(
+            database: database, pool: pool, executorConfiguration: executorConfiguration, configuration: configuration.jobs,
+            resumeCredentials: { account in
+                master.map { IMAPCredentials(user: account, masterUser: $0.user, masterPassword: $0.password) }
+            },
+            logger: logger)
+        let router = buildRouter(
+            configuration: configuration, executorConfiguration: executorConfiguration, database: database, pool: pool, jobs: jobs,
+            logger: logger)
         return Application(
             router: router,
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: nil),
-            services: [PoolService(pool: pool)],
+            services: [PoolService(pool: pool), JobsService(jobs: jobs)],
             logger: logger)
     }
 
     static func buildRouter(
-        configuration: GatewayConfiguration, database: GatewayDatabase, pool: IMAPConnectionPool, logger: Logger
+        configuration: GatewayConfiguration, executorConfiguration: MailBatchExecutor.Configuration, database: GatewayDatabase,
+        pool: IMAPConnectionPool, jobs: JobService, logger: Logger
     ) -> Router<GatewayRequestContext> {
         let router = Router(context: GatewayRequestContext.self)
         let metrics = GatewayMetrics()
@@ -47,13 +62,13 @@ public enum GatewayApplication {
         }
 
         let sessions = SessionStore(idleTimeout: configuration.sessionIdleTimeout)
-        let api = router.group("api/v1").add(middleware: AuthMiddleware(configuration: configuration, sessions: sessions, pool: pool))
+        let api = router.group("api/v1").add(
+            middleware: AuthMiddleware(configuration: configuration, sessions: sessions, pool: pool, jobs: jobs))
         let executor = MailBatchExecutor(
-            pool: pool, database: database, ordering: ordering,
-            configuration: .init(deleteToTrash: configuration.deleteToTrash, maxItems: configuration.maxItems), logger: logger)
+            pool: pool, database: database, ordering: ordering, jobs: jobs, configuration: executorConfiguration, logger: logger)
         MailController(listing: MailListing(pool: pool, database: database, ordering: ordering), configuration: configuration)
             .add(to: api)
-        BatchController(executor: executor, configuration: configuration).add(to: api)
+        BatchController(executor: executor, jobs: jobs, configuration: configuration).add(to: api)
         AccountController(
             pool: pool, database: database, labels: LabelService(pool: pool, database: database, logger: logger),
             sessions: sessions, configuration: configuration
@@ -69,6 +84,15 @@ enum OpenAPIDocument {
             let data = try? Data(contentsOf: url)
         else { return Array("openapi: 3.1.0\n".utf8) }
         return Array(data)
+    }
+}
+
+/// Resumes unfinished jobs at start and purges finished ones periodically.
+struct JobsService: Service {
+    let jobs: JobService
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await jobs.run() }
     }
 }
 

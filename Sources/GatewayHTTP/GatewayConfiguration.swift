@@ -1,3 +1,4 @@
+import GatewayCore
 import IMAPClient
 
 /// Everything the gateway needs to run, read once at start by the executable (SPEC §5).
@@ -17,6 +18,9 @@ public struct GatewayConfiguration: Sendable {
     public var databasePath = "data/gateway.sqlite"
     public var deleteToTrash = true
     public var asyncThreshold = 1000
+    public var jobs = JobService.Configuration()
+    /// UIDs per chunk of a job.
+    public var jobChunkSize = 1000
     /// Most mail IDs one batch request may name.
     public var maxItems = 100_000
     /// Most ranges one batch request may name.

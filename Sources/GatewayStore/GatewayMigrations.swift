@@ -86,6 +86,38 @@ enum GatewayMigrations {
             }
         }
 
+        // v3: asynchronous batch jobs (SPEC §3 "Job status"): the job, and its chunks with the
+        // state each reached, so a restart resumes where the gateway stopped.
+        migrator.registerMigration("v3-jobs") { db in
+            try db.create(table: "job", options: .strict) { t in
+                t.column("key", .text).notNull().primaryKey()
+                t.column("account", .text).notNull()
+                // The operation as JSON (GatewayCore's MailBatchOperation).
+                t.column("operation", .text).notNull()
+                t.column("status", .text).notNull()
+                t.column("totalItems", .integer).notNull()
+                t.column("doneItems", .integer).notNull()
+                // JSON arrays of mail IDs: failed so far, and resolved but not yet planned into chunks.
+                t.column("failedItems", .text).notNull()
+                t.column("pendingItems", .text).notNull()
+                t.column("createdAt", .real).notNull()
+                t.column("finishedAt", .real)
+            }
+            try db.create(index: "job_on_status", on: "job", columns: ["status"])
+            try db.create(table: "jobChunk", options: .strict) { t in
+                t.column("jobKey", .text).notNull().references("job", onDelete: .cascade)
+                t.column("seq", .integer).notNull()
+                // The chunk as JSON (GatewayCore's BatchChunk): folder, UIDs, action.
+                t.column("chunk", .text).notNull()
+                t.column("itemCount", .integer).notNull()
+                // planned | started | done
+                t.column("state", .text).notNull()
+                // The destination's UIDNEXT just before a copy-like chunk started (resume evidence).
+                t.column("destinationUIDNext", .integer)
+                t.primaryKey(["jobKey", "seq"])
+            }
+        }
+
         // Add new migrations below this line; never edit the ones above.
 
         return migrator

@@ -1,4 +1,5 @@
 import Configuration
+import GatewayCore
 import GatewayHTTP
 import IMAPClient
 import Logging
@@ -47,6 +48,10 @@ struct GatewaySettings {
         gateway.maxBodySize = reader.int(forKey: "http.maxBodySize", default: gateway.maxBodySize)
         gateway.databasePath = reader.string(forKey: "database.path", default: gateway.databasePath)
         gateway.asyncThreshold = reader.int(forKey: "batch.asyncThreshold", default: gateway.asyncThreshold)
+        gateway.jobChunkSize = reader.int(forKey: "jobs.chunkSize", default: gateway.jobChunkSize)
+        gateway.jobs.maxConcurrentJobs = reader.int(forKey: "jobs.maxConcurrent", default: gateway.jobs.maxConcurrentJobs)
+        gateway.jobs.maxJobsPerAccount = reader.int(forKey: "jobs.maxPerAccount", default: gateway.jobs.maxJobsPerAccount)
+        gateway.jobs.retention = .seconds(reader.int(forKey: "jobs.retentionSeconds", default: 86_400))
         gateway.deleteToTrash = reader.bool(forKey: "batch.deleteToTrash", default: gateway.deleteToTrash)
         gateway.maxItems = reader.int(forKey: "batch.maxItems", default: gateway.maxItems)
         gateway.maxRanges = reader.int(forKey: "batch.maxRanges", default: gateway.maxRanges)

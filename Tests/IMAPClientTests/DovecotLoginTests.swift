@@ -102,16 +102,19 @@ struct DovecotLoginTests {
 
     /// A server that accepts but never greets is given up on at the connect deadline.
     @Test func silentServerTimesOut() async throws {
-        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(host: "127.0.0.1", port: 0).get()
-        defer { server.close(promise: nil) }
+        // Its own event loop, so the deadline is not delayed by other tests parsing large answers
+        // on the shared loops.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let server = try await ServerBootstrap(group: group).bind(host: "127.0.0.1", port: 0).get()
         let port = try #require(server.localAddress?.port)
         let configuration = IMAPServerConfiguration(host: "127.0.0.1", port: port, connectTimeout: .milliseconds(300))
         let start = ContinuousClock.now
         await #expect(throws: IMAPError.timeout(command: "greeting")) {
-            _ = try await IMAPConnection.connect(to: configuration, logger: TestBed.logger)
+            _ = try await IMAPConnection.connect(to: configuration, eventLoopGroup: group, logger: TestBed.logger)
         }
         #expect(ContinuousClock.now - start < .seconds(5))
+        try await server.close()
+        try await group.shutdownGracefully()
     }
 
     /// A connection the server drops is noticed: it reports unusable and commands fail with a typed error.

@@ -170,6 +170,13 @@ public struct TestBed: Sendable {
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { throw DoveadmError(arguments: ["maildir-fill"], message: "failed") }
+        // Dovecot may not see files renamed into cur/ within the second of its last scan; wait until
+        // its index counts them all, so tests start from the folder they asked for.
+        for _ in 0..<40 {
+            if try status(mailbox, "messages", user: user)["messages"] == String(count) { return }
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+        throw DoveadmError(arguments: ["maildir-fill"], message: "Dovecot does not count \(count) messages in \(mailbox)")
     }
 
     // MARK: Messages

@@ -1,0 +1,265 @@
+import IMAPClient
+import IMAPCore
+import Logging
+
+/// The work of one batch on one connection: checks that must pass before anything changes,
+/// planning per folder into chunks, and carrying out a chunk — fresh, or resumed after a crash.
+///
+/// Resuming is safe step by step, because each chunk's effect can be re-derived from the mailboxes:
+/// - MOVE: messages of the chunk no longer in the source were moved; only those still there are moved.
+/// - COPY is not idempotent: before a copy chunk starts, the destination's UIDNEXT is recorded; on
+///   resume, messages already copied are recognised among the destination's UIDs at or above it
+///   (same Message-ID and size) and only the others are copied. A message without a Message-ID
+///   cannot be recognised and may be copied twice; that is the one case left.
+/// - The COPY + `\Deleted` + UID EXPUNGE fallback finishes whichever step is left: sources already
+///   gone are done; copies are recognised as above; `\Deleted` and UID EXPUNGE of exactly the
+///   copied sources are repeated, which is idempotent.
+/// - Permanent delete and flag changes are idempotent on exactly the chunk's UIDs: they are redone.
+struct BatchWork {
+    let operation: MailBatchOperation
+    let keyword: Flag?
+    let connection: IMAPConnection
+    let configuration: MailBatchExecutor.Configuration
+    let logger: Logger
+    var destination: FolderInfo?
+    /// Whether something upstream may have changed (after which errors become partial results).
+    var changedSomething = false
+    /// Use the server's MOVE when offered; false takes the COPY + `\Deleted` + UID EXPUNGE path
+    /// even on a server with MOVE (the path servers without MOVE need; tests exercise it so).
+    var useServerMove = true
+
+    init(
+        operation: MailBatchOperation, keyword: Flag?, connection: IMAPConnection,
+        configuration: MailBatchExecutor.Configuration, logger: Logger
+    ) {
+        self.operation = operation
+        self.keyword = keyword
+        self.connection = connection
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Request-level checks that must pass before anything changes.
+    mutating func prepare(_ directory: MailboxDirectory, plan: BatchPlan) throws {
+        let caps = connection.capabilities
+        let canMove = caps.contains(.move) || caps.contains(.uidPlus)
+        switch operation {
+        case .copy(let id), .move(let id):
+            guard let folder = directory.folder(id: id), folder.selectable else {
+                throw GatewayError.notFound("folderNotFound", "no folder with id \(id)", field: "destinationFolderId")
+            }
+            destination = folder
+            if case .move = operation, !canMove {
+                throw GatewayError.upstreamUnsupported(
+                    "the IMAP server offers neither MOVE nor UIDPLUS: a move could not expunge exactly the moved messages")
+            }
+        case .delete:
+            let folders = plan.folders.compactMap { directory.folder(id: $0.folderId) }
+            let permanent = folders.contains { !configuration.deleteToTrash || directory.isInTrash($0) }
+            let toTrash = folders.contains { configuration.deleteToTrash && !directory.isInTrash($0) }
+            if permanent && !caps.contains(.uidPlus) {
+                throw GatewayError.upstreamUnsupported(
+                    "the IMAP server lacks UIDPLUS: permanent deletion could expunge messages outside the batch")
+            }
+            if toTrash {
+                guard let trash = directory.trash else {
+                    throw GatewayError.unprocessable("noTrashFolder", "the account has no Trash folder (SPECIAL-USE \\Trash)")
+                }
+                guard canMove else {
+                    throw GatewayError.upstreamUnsupported(
+                        "the IMAP server offers neither MOVE nor UIDPLUS: cannot move to Trash safely")
+                }
+                destination = trash
+            }
+        case .update, .addLabel, .removeLabel:
+            break
+        }
+    }
+
+    /// Plans one folder's items: one SELECT, a check of UIDVALIDITY (stale IDs fail), one
+    /// `UID SEARCH UID` (vanished IDs fail), then chunks of at most `maxUIDs` that each fit one line.
+    /// Items not in any chunk have failed.
+    func plan(_ group: BatchPlan.FolderItems, directory: MailboxDirectory, maxUIDs: Int) async throws -> [BatchChunk] {
+        guard let folder = directory.folder(id: group.folderId), folder.selectable else { return [] }
+        let selected: SelectedMailbox
+        do {
+            selected = try await connection.select(folder.mailbox)
+        } catch IMAPError.commandFailed(_, _, let text) {
+            logger.info("folder cannot be selected; its items fail", metadata: ["reason": "\(text.text)"])
+            return []
+        }
+        guard selected.uidValidity == group.uidValidity else { return [] }  // stale IDs
+        let existing = try await connection.uidSearch(.uid(group.uids))
+        guard !existing.isEmpty else { return [] }
+
+        let action: BatchChunk.Action
+        switch operation {
+        case .copy, .move:
+            guard let destination else { return [] }
+            let move: Bool
+            if case .move = operation { move = true } else { move = false }
+            action =
+                move && destination.id == folder.id
+                ? .none
+                : .transfer(move: move, destinationId: destination.id, destinationMailbox: destination.mailbox.wire, reportNewIds: true)
+        case .delete:
+            if configuration.deleteToTrash && !directory.isInTrash(folder), let destination {
+                action = .transfer(move: true, destinationId: destination.id, destinationMailbox: destination.mailbox.wire, reportNewIds: false)
+            } else {
+                action = .expunge
+            }
+        case .update(let isUnread, let isFlagged):
+            var add: [String] = []
+            var remove: [String] = []
+            if let isUnread { isUnread ? remove.append(Flag.seen.rawValue) : add.append(Flag.seen.rawValue) }
+            if let isFlagged { isFlagged ? add.append(Flag.flagged.rawValue) : remove.append(Flag.flagged.rawValue) }
+            action = .store(add: add, remove: remove)
+        case .addLabel, .removeLabel:
+            guard let keyword else { return [] }
+            if case .addLabel = operation {
+                action = .store(add: [keyword.rawValue], remove: [])
+            } else {
+                action = .store(add: [], remove: [keyword.rawValue])
+            }
+        }
+        if case .store(let add, let remove) = action, !(add + remove).allSatisfy({ selected.allowsPermanent(Flag($0)) }) {
+            logger.info("folder does not allow the flags permanently; its items fail")
+            return []
+        }
+        let probe: (UIDSet) -> Command = { set in
+            switch action {
+            case .transfer(_, _, let mailbox, _): .uidCopy(set, MailboxName(wire: mailbox))
+            case .expunge: .uidExpunge(set)
+            case .store(let add, let remove): .uidStore(set, .add, flags: (add + remove).map(Flag.init), silent: true, unchangedSince: nil)
+            case .none: .uidExpunge(set)
+            }
+        }
+        var chunks: [BatchChunk] = []
+        for part in existing.split(maxCount: maxUIDs) {
+            let pieces = (try? CommandEncoder().split(probe(part), maxLineLength: connection.maxCommandLineLength)) ?? [probe(part)]
+            for piece in pieces.compactMap(\.uidSet) {
+                chunks.append(
+                    BatchChunk(folderId: folder.id, mailbox: folder.mailbox.wire, uidValidity: group.uidValidity, uids: piece.values, action: action))
+            }
+        }
+        return chunks
+    }
+
+    /// Carries out a chunk. With `resumingFrom` (the destination UIDNEXT recorded before a chunk that
+    /// was started but not finished), it first re-derives what the interrupted attempt did.
+    mutating func execute(_ chunk: BatchChunk, resuming: Bool, destinationUIDNext: UInt32?) async throws -> ChunkResult {
+        let source = MailboxName(wire: chunk.mailbox)
+        let selected = try await connection.select(source)
+        guard selected.uidValidity == chunk.uidValidity else {
+            return ChunkResult(confirmed: UIDSet(), newUIDs: [:], destinationUIDValidity: nil)
+        }
+        var uids = chunk.uidSet
+        switch chunk.action {
+        case .none:
+            return ChunkResult(confirmed: uids, newUIDs: [:], destinationUIDValidity: nil)
+
+        case .store(let add, let remove):
+            do {
+                if !add.isEmpty { try await connection.uidStore(uids, .add, flags: add.map(Flag.init)) }
+                changedSomething = true
+                if !remove.isEmpty { try await connection.uidStore(uids, .remove, flags: remove.map(Flag.init)) }
+            } catch IMAPError.commandFailed(let command, _, let text) {
+                logger.info("upstream refused a chunk", metadata: ["command": "\(command)", "reason": "\(text.text)"])
+                return ChunkResult(confirmed: UIDSet(), newUIDs: [:], destinationUIDValidity: nil)
+            }
+            return ChunkResult(confirmed: uids, newUIDs: [:], destinationUIDValidity: nil)
+
+        case .expunge:
+            if resuming { uids = try await connection.uidSearch(.uid(uids)) }
+            do {
+                try await connection.uidStore(uids, .add, flags: [.deleted])
+                changedSomething = true
+                try await connection.uidExpunge(uids)
+            } catch IMAPError.commandFailed(let command, _, let text) {
+                logger.info("upstream refused a chunk", metadata: ["command": "\(command)", "reason": "\(text.text)"])
+            }
+            let remaining = try await connection.uidSearch(.uid(uids))
+            if !remaining.isEmpty {
+                // Not removed: take back the \Deleted we set, so a later EXPUNGE elsewhere cannot remove them.
+                _ = try? await connection.uidStore(remaining, .remove, flags: [.deleted])
+            }
+            return ChunkResult(confirmed: chunk.uidSet.subtracting(remaining), newUIDs: [:], destinationUIDValidity: nil)
+
+        case .transfer(let move, _, let mailbox, _):
+            let destination = MailboxName(wire: mailbox)
+            var confirmed = UIDSet()
+            if resuming && move {
+                // Sources already gone were moved (or copied and expunged) by the interrupted attempt.
+                let present = try await connection.uidSearch(.uid(uids))
+                confirmed = uids.subtracting(present)
+                uids = present
+            }
+            if uids.isEmpty { return ChunkResult(confirmed: confirmed, newUIDs: [:], destinationUIDValidity: nil) }
+            if move && useServerMove && connection.capabilities.contains(.move) {
+                do {
+                    let result = try await connection.uidMove(uids, to: destination)
+                    changedSomething = true
+                    let moved = result.newUIDs.isEmpty ? uids.subtracting(try await connection.uidSearch(.uid(uids))) : result.copiedSourceUIDs
+                    return ChunkResult(confirmed: confirmed.union(moved), newUIDs: result.newUIDs, destinationUIDValidity: result.uidValidity)
+                } catch IMAPError.commandFailed(let command, _, let text) {
+                    logger.info("upstream refused a chunk", metadata: ["command": "\(command)", "reason": "\(text.text)"])
+                    let still = try await connection.uidSearch(.uid(uids))
+                    return ChunkResult(confirmed: confirmed.union(uids.subtracting(still)), newUIDs: [:], destinationUIDValidity: nil)
+                }
+            }
+            // COPY (also the first step of the MOVE fallback); on resume, skip what was already copied.
+            var copied = UIDSet()
+            var newUIDs: [UInt32: UInt32] = [:]
+            var validity: UInt32?
+            if resuming, let since = destinationUIDNext {
+                copied = try await alreadyCopied(uids, from: source, to: destination, since: since)
+            }
+            let toCopy = uids.subtracting(copied)
+            if !toCopy.isEmpty {
+                do {
+                    let result = try await connection.uidCopy(toCopy, to: destination)
+                    changedSomething = true
+                    copied = copied.union(result.newUIDs.isEmpty ? toCopy : result.copiedSourceUIDs)
+                    newUIDs = result.newUIDs
+                    validity = result.uidValidity
+                } catch IMAPError.commandFailed(let command, _, let text) {
+                    logger.info("upstream refused a chunk", metadata: ["command": "\(command)", "reason": "\(text.text)"])
+                }
+            }
+            guard move else { return ChunkResult(confirmed: confirmed.union(copied), newUIDs: newUIDs, destinationUIDValidity: validity) }
+            // MOVE fallback: expunge exactly the copied originals.
+            if !copied.isEmpty {
+                try await connection.uidStore(copied, .add, flags: [.deleted])
+                try await connection.uidExpunge(copied)
+            }
+            let removed = copied.subtracting(try await connection.uidSearch(.uid(copied)))
+            return ChunkResult(confirmed: confirmed.union(removed), newUIDs: newUIDs, destinationUIDValidity: validity)
+        }
+    }
+
+    /// The source UIDs that already have a copy in `destination` at or above UIDNEXT `since`,
+    /// matched by Message-ID and size. Leaves the source selected.
+    private func alreadyCopied(_ uids: UIDSet, from source: MailboxName, to destination: MailboxName, since: UInt32) async throws -> UIDSet {
+        let status = try await connection.status(destination, [.uidNext])
+        guard let next = status.uidNext, next > since else { return UIDSet() }
+        let sources = try await connection.uidFetch(uids, [.rfc822Size, .envelope])
+        try await connection.select(destination, readOnly: true)
+        let copies = try await connection.uidFetch(UIDSet(ranges: [since...(next - 1)]), [.rfc822Size, .envelope])
+        try await connection.select(source)
+        var available: [String: Int] = [:]
+        for copy in copies {
+            guard let id = copy.envelope?.messageID, let size = copy.size else { continue }
+            available["\(id) \(size)", default: 0] += 1
+        }
+        var found: [UInt32] = []
+        for message in sources {
+            guard let uid = message.uid, let id = message.envelope?.messageID, let size = message.size else { continue }
+            let key = "\(id) \(size)"
+            if let count = available[key], count > 0 {
+                available[key] = count - 1
+                found.append(uid)
+            }
+        }
+        return UIDSet(found)
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import GatewayStore
+import Testing
+
+@Suite("Jobs and caches")
+struct JobAndCacheTests {
+    @Test("a job's lifecycle: plan once, chunk states, monotonic progress, completion, account scope", arguments: StoreKind.allCases)
+    func jobLifecycle(kind: StoreKind) async throws {
+        try await withDatabase(kind) { db in
+            let job = StoredJob(
+                key: "k1", account: "alice", operation: "{}", status: "inProgress", totalItems: 5, doneItems: 1,
+                failedItems: ["bad"], pendingItems: ["a", "b", "c", "d"])
+            try await db.createJob(job)
+            #expect(try await db.job(key: "k1", account: "bob") == nil, "another account's job is invisible")
+            #expect(try await db.job(key: "k1", account: "alice")?.progress == 20)
+
+            try await db.planJob(key: "k1", chunks: [("c1", 2), ("c2", 1)], failed: ["d"])
+            var stored = try #require(try await db.job(key: "k1", account: "alice"))
+            #expect(stored.pendingItems.isEmpty)
+            #expect(stored.failedItems == ["bad", "d"])
+            #expect(stored.doneItems == 2)
+
+            try await db.startJobChunk(key: "k1", seq: 0, destinationUIDNext: 4242)
+            var chunks = try await db.jobChunks(key: "k1")
+            #expect(chunks.map(\.state) == ["started", "planned"])
+            #expect(chunks[0].destinationUIDNext == 4242)
+
+            try await db.finishJobChunk(key: "k1", seq: 0, itemCount: 2, failed: ["b"])
+            stored = try #require(try await db.job(key: "k1", account: "alice"))
+            #expect(stored.doneItems == 4)
+            #expect(stored.progress == 80)
+            chunks = try await db.jobChunks(key: "k1")
+            #expect(chunks.map(\.state) == ["done", "planned"])
+            #expect(try await db.unfinishedJobs().map(\.key) == ["k1"])
+
+            try await db.completeJob(key: "k1")
+            stored = try #require(try await db.job(key: "k1", account: "alice"))
+            #expect(stored.status == "completed")
+            #expect(stored.progress == 100)
+            #expect(stored.failedItems == ["bad", "d", "b"])
+            #expect(try await db.unfinishedJobs().isEmpty)
+
+            #expect(try await db.purgeJobs(finishedBefore: Date().addingTimeInterval(-60)) == 0, "recent jobs are kept")
+            #expect(try await db.purgeJobs(finishedBefore: Date().addingTimeInterval(60)) == 1)
+            #expect(try await db.job(key: "k1", account: "alice") == nil)
+            #expect(try await db.jobChunks(key: "k1").isEmpty, "chunks go with their job")
+        }
+    }
+
+    @Test("sort orders and metadata round-trip", arguments: StoreKind.allCases)
+    func caches(kind: StoreKind) async throws {
+        try await withDatabase(kind) { db in
+            let uids: [UInt32] = [5, 3, 4_294_967_295, 1]
+            try await db.storeOrder(
+                account: "alice", folderId: "F", field: "date", direction: "DESC", order: CachedOrder(uidValidity: 7, token: "t", uids: uids))
+            #expect(try await db.cachedOrder(account: "alice", folderId: "F", field: "date", direction: "DESC")?.uids == uids)
+            #expect(try await db.cachedOrder(account: "alice", folderId: "F", field: "date", direction: "ASC") == nil)
+            #expect(try await db.cachedOrder(account: "bob", folderId: "F", field: "date", direction: "DESC") == nil)
+
+            let state = FolderSyncState(uidValidity: 7, uidNext: 10, highestModSeq: 99)
+            try await db.applyMetaSync(
+                account: "alice", folderId: "F", reset: true, removed: [],
+                changed: [
+                    MessageMeta(uid: 1, flags: "\\Seen", modSeq: 5, importance: 2, hasAttachment: true),
+                    MessageMeta(uid: 2, flags: "", modSeq: 6, importance: 1, hasAttachment: false),
+                ], state: state)
+            #expect(try await db.folderSyncState(account: "alice", folderId: "F") == state)
+            try await db.applyMetaSync(
+                account: "alice", folderId: "F", reset: false, removed: [2],
+                changed: [MessageMeta(uid: 1, flags: "\\Seen \\Flagged", modSeq: 8, importance: 2, hasAttachment: true)],
+                state: FolderSyncState(uidValidity: 7, uidNext: 10, highestModSeq: 100))
+            let meta = try await db.messageMeta(account: "alice", folderId: "F")
+            #expect(meta.keys.sorted() == [1])
+            #expect(meta[1]?.flags == "\\Seen \\Flagged")
+        }
+    }
+}

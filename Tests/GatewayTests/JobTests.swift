@@ -1,0 +1,229 @@
+import Foundation
+import GatewayCore
+import GatewayHTTP
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import IMAPClient
+import IMAPCore
+import NIOCore
+import TestBedSupport
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Asynchronous jobs: 201 + jobKey above the threshold, monotonic progress, completion checked by
+/// doveadm, small requests served while a job runs, and a SIGKILL halfway that loses nothing.
+@Suite(.enabled(if: TestBed.isEnabled, "needs the Dovecot test bed (integration/run-tests.sh)"))
+struct JobTests {
+    static let count = 20_000
+
+    @Test func largeMoveRunsAsAJobWhileSmallRequestsStayPrompt() async throws {
+        try await GatewayHarness.run { gw in
+            let alice = gw.bed.alice
+            let source = TestBed.uniqueMailbox("GwJob")
+            let dest = TestBed.uniqueMailbox("GwJobDest")
+            let small = TestBed.uniqueMailbox("GwJobSmall")
+            try gw.bed.fill(source, count: Self.count)
+            let originals = Set(try gw.bed.look(source).values.map(\.messageID))
+            _ = try await gw.makeMailbox(dest, count: 0)
+            let (smallValidity, smallUIDs, _) = try await gw.makeMailbox(small, count: 2)
+            let folders = try await gw.folderIDs(alice)
+            let first = try await gw.request(.get, "/api/v1/mails?folderId=\(folders[source]!)&sort=date&dir=ASC&limit=1", auth: alice)
+            let start = try #require(((first["items"] as? [[String: Any]])?.first?["id"]) as? String)
+
+            let clock = ContinuousClock()
+            var created = GatewayHarness.Reply(status: .ok, json: nil)
+            let answerTime = try await clock.measure {
+                created = try await gw.request(
+                    .post, "/api/v1/batch/mails/move",
+                    json: [
+                        "ranges": [["start": start, "limit": Self.count]], "sortInfo": ["field": "date", "direction": "ASC"],
+                        "destinationFolderId": folders[dest]!,
+                    ], auth: alice)
+            }
+            #expect(created.status == .created)
+            #expect(created["status"] as? String == "inProgress")
+            let key = try #require(created["jobKey"] as? String)
+            #expect(key.count >= 43, "at least 256 bits")
+
+            // Another account never sees the job; an unknown key is 404.
+            #expect(try await gw.request(.get, "/api/v1/batch/jobs/\(key)", auth: gw.bed.bob).status == .notFound)
+            #expect(try await gw.request(.get, "/api/v1/batch/jobs/nope", auth: alice).errorCode == "jobNotFound")
+
+            // Poll to the end; meanwhile small synchronous updates on the same account.
+            var progress: [Double] = []
+            var latencies: [Duration] = []
+            var status = ""
+            let deadline = ContinuousClock.now + .seconds(300)
+            while status != "completed" && ContinuousClock.now < deadline {
+                let reply = try await gw.request(.get, "/api/v1/batch/jobs/\(key)", auth: alice)
+                #expect(reply.status == .ok)
+                status = reply["status"] as? String ?? ""
+                progress.append((reply["progress"] as? Double) ?? Double(reply["progress"] as? Int ?? -1))
+                if status != "completed" {
+                    let flag = latencies.count % 2 == 0
+                    let id = MailID(folderId: folders[small]!, uidValidity: smallValidity, uid: smallUIDs[0]).encoded
+                    latencies.append(
+                        try await clock.measure {
+                            let update = try await gw.request(.post, "/api/v1/batch/mails/update", json: ["ids": [id], "isFlagged": flag], auth: alice)
+                            #expect(update.status == .ok)
+                            #expect(update.failedItems.isEmpty)
+                        })
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(status == "completed")
+            #expect(progress.last == 100)
+            #expect(progress == progress.sorted(), "progress never goes back")
+            #expect(progress.contains { $0 > 0 && $0 < 100 }, "progress was seen rising")
+            let final = try await gw.request(.get, "/api/v1/batch/jobs/\(key)", auth: alice)
+            #expect((final["batchOperationDetails"] as? [String: Any])?["failedItems"] as? [String] == [])
+
+            #expect(try gw.bed.search(source).isEmpty)
+            let moved = try gw.bed.look(dest)
+            #expect(moved.count == Self.count)
+            #expect(Set(moved.values.map(\.messageID)) == originals)
+            let sortedLatencies = latencies.sorted()
+            print(
+                "JOB TIMINGS: 201 answer for \(Self.count) items in \(answerTime); \(latencies.count) small updates during the job, "
+                    + "median \(sortedLatencies.isEmpty ? .zero : sortedLatencies[sortedLatencies.count / 2]), max \(sortedLatencies.last ?? .zero)")
+        }
+    }
+
+    /// The gateway is SIGKILLed halfway through a 20,000-message move and started again: the job
+    /// resumes and completes; every message is in exactly one place, none twice, none lost.
+    @Test func jobSurvivesSIGKILL() async throws {
+        let bed = try TestBed.require()
+        let source = TestBed.uniqueMailbox("GwKill")
+        let dest = TestBed.uniqueMailbox("GwKillDest")
+        try bed.fill(source, count: Self.count)
+        let setup = try await bed.connect()
+        try await setup.create(MailboxName(dest))
+        setup.close()
+        let originals = try bed.look(source).values.map(\.messageID)
+        #expect(Set(originals).count == Self.count)
+
+        let database = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-kill-\(UUID().uuidString).sqlite").path
+        let port = Int.random(in: 20_000..<40_000)
+        var gateway = try GatewayProcess.start(bed: bed, port: port, database: database)
+        let http = HTTPClient(port: port, user: bed.alice.user, password: bed.alice.password)
+        try await http.waitUntilUp()
+        let folders = try await http.folderIDs()
+        let first = try await http.json("GET", "/api/v1/mails?folderId=\(folders[source]!)&sort=date&dir=ASC&limit=1")
+        let start = try #require(((first.body["items"] as? [[String: Any]])?.first?["id"]) as? String)
+        let created = try await http.json(
+            "POST", "/api/v1/batch/mails/move",
+            body: [
+                "ranges": [["start": start, "limit": Self.count]], "sortInfo": ["field": "date", "direction": "ASC"],
+                "destinationFolderId": folders[dest]!,
+            ])
+        #expect(created.status == 201)
+        let key = try #require(created.body["jobKey"] as? String)
+
+        // Kill it once some chunks are done and before the end.
+        var killedAt = -1.0
+        let deadline = ContinuousClock.now + .seconds(120)
+        while ContinuousClock.now < deadline {
+            let status = try await http.json("GET", "/api/v1/batch/jobs/\(key)")
+            let progress = (status.body["progress"] as? Double) ?? 0
+            if progress >= 10 {
+                gateway.kill()
+                killedAt = progress
+                break
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(killedAt >= 10 && killedAt < 100, "killed halfway (at \(killedAt)%)")
+        let movedBeforeRestart = try bed.search(dest).count
+        #expect(movedBeforeRestart > 0 && movedBeforeRestart < Self.count)
+
+        gateway = try GatewayProcess.start(bed: bed, port: port, database: database)
+        defer { gateway.kill() }
+        try await http.waitUntilUp()
+        var final: [String: Any] = [:]
+        while ContinuousClock.now < deadline + .seconds(120) {
+            final = try await http.json("GET", "/api/v1/batch/jobs/\(key)").body
+            if final["status"] as? String == "completed" { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(final["status"] as? String == "completed")
+        #expect(final["progress"] as? Double == 100)
+        #expect((final["batchOperationDetails"] as? [String: Any])?["failedItems"] as? [String] == [])
+        let left = try bed.look(source)
+        let moved = try bed.look(dest)
+        #expect(left.count + moved.count == Self.count)
+        #expect(left.isEmpty)
+        #expect(moved.count == Self.count)
+        #expect(Set(moved.values.map(\.messageID)) == Set(originals), "no duplicate, none lost")
+        print("KILL TEST: killed at \(killedAt)% with \(movedBeforeRestart) moved; resumed and completed")
+    }
+}
+
+/// The real `mailbox-gateway` binary, started on loopback against the test bed.
+struct GatewayProcess {
+    let process: Process
+
+    static func start(bed: TestBed, port: Int, database: String) throws -> GatewayProcess {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let process = Process()
+        process.executableURL = root.appendingPathComponent(".build/debug/mailbox-gateway")
+        process.arguments = ["serve", "--config", "/nonexistent/gateway.yaml"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["GATEWAY_HTTP_PORT"] = String(port)
+        environment["GATEWAY_IMAP_HOST"] = bed.host
+        environment["GATEWAY_IMAP_PORT"] = String(bed.port)
+        environment["GATEWAY_DATABASE_PATH"] = database
+        environment["GATEWAY_LOG_LEVEL"] = "warning"
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        return GatewayProcess(process: process)
+    }
+
+    func kill() {
+        guard process.isRunning else { return }
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+}
+
+/// A minimal JSON client for a gateway running in another process.
+struct HTTPClient {
+    let port: Int
+    let user: String
+    let password: String
+
+    struct Reply {
+        var status: Int
+        var body: [String: Any]
+    }
+
+    func json(_ method: String, _ path: String, body: [String: Any]? = nil) async throws -> Reply {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        request.httpMethod = method
+        request.setValue("Basic " + Data("\(user):\(password)".utf8).base64EncodedString(), forHTTPHeaderField: "Authorization")
+        if let body {
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.httpBody = try JSONSerialization.data(withJSONObject: body)
+        }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        return Reply(status: status, body: (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
+    }
+
+    func waitUntilUp() async throws {
+        for _ in 0..<100 {
+            if let reply = try? await json("GET", "/healthz"), reply.status == 200 { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw URLError(.cannotConnectToHost)
+    }
+
+    func folderIDs() async throws -> [String: String] {
+        let items = (try await json("GET", "/api/v1/folders").body["items"] as? [[String: Any]]) ?? []
+        return Dictionary(items.compactMap { item in (item["name"] as? String).flatMap { name in (item["id"] as? String).map { (name, $0) } } }) { a, _ in a }
+    }
+}

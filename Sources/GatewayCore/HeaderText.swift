@@ -1,4 +1,5 @@
 import Foundation
+import IMAPCore
 
 /// Display forms of header text: RFC 2047 encoded words decoded, RFC 5322 dates as ISO 8601.
 public enum HeaderText {
@@ -108,7 +109,7 @@ public enum HeaderText {
                 offset = zones[zone.lowercased()] ?? 0
             }
         }
-        let days = daysFromCivil(year: year, month: monthIndex + 1, day: day)
+        let days = InternalDate.daysFromCivil(year: year, month: monthIndex + 1, day: day)
         let seconds = Int64(days) * 86_400 + Int64(time[0] * 3600 + time[1] * 60 + (time.count > 2 ? time[2] : 0))
         return seconds - Int64(offset * 60)
     }
@@ -117,29 +118,8 @@ public enum HeaderText {
     public static func iso8601(_ secondsSince1970: Int64) -> String {
         let days = Int((secondsSince1970 >= 0 ? secondsSince1970 : secondsSince1970 - 86_399) / 86_400)
         let rest = Int(secondsSince1970 - Int64(days) * 86_400)
-        let (y, m, d) = civilFromDays(days)
+        let (y, m, d) = InternalDate.civilFromDays(days)
         func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
         return "\(y)-\(two(m))-\(two(d))T\(two(rest / 3600)):\(two(rest % 3600 / 60)):\(two(rest % 60))Z"
-    }
-
-    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
-
-    static func civilFromDays(_ z: Int) -> (Int, Int, Int) {
-        let z = z + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp + (mp < 10 ? 3 : -9)
-        return (m <= 2 ? yoe + era * 400 + 1 : yoe + era * 400, m, d)
     }
 }

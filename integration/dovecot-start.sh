@@ -16,7 +16,8 @@
 #                         e.g. "IMAP4rev1 LITERAL+ SASL-IR IDLE NAMESPACE")
 #   IMAP_TEST_SEED=1      seed alice with integration/fixtures after start (seed.py)
 #   DOVECOT_FOREGROUND=1  run `dovecot -F` in the foreground (containers); log to stderr
-# Users (passwd-file, {PLAIN}): alice/alice-secret, bob/bob-secret, carol/carol-secret;
+# Users (passwd-file, {PLAIN}): alice/alice-secret, bob/bob-secret, carol/carol-secret,
+# dave/dave-secret (the tests' account for 20,000–100,000-message folders);
 # master user gateway-master/master-secret (LOGIN "alice*gateway-master" or SASL PLAIN
 # with authzid alice). Writes ${DOVECOT_TEST_DIR}/env with `export IMAP_TEST_...` lines.
 set -euo pipefail
@@ -92,6 +93,7 @@ cat > "$STATE/auth/users" <<'EOF'
 alice:{PLAIN}alice-secret
 bob:{PLAIN}bob-secret
 carol:{PLAIN}carol-secret
+dave:{PLAIN}dave-secret
 EOF
 cat > "$STATE/auth/masters" <<'EOF'
 gateway-master:{PLAIN}master-secret
@@ -246,6 +248,8 @@ export IMAP_TEST_USER2=bob
 export IMAP_TEST_PASS2=bob-secret
 export IMAP_TEST_USER3=carol
 export IMAP_TEST_PASS3=carol-secret
+export IMAP_TEST_USER4=dave
+export IMAP_TEST_PASS4=dave-secret
 export IMAP_TEST_MASTER_USER=gateway-master
 export IMAP_TEST_MASTER_PASS=master-secret
 EOF

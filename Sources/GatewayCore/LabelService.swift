@@ -34,7 +34,8 @@ public struct LabelService: Sendable {
             let directory = try await MailboxDirectory.load(connection: connection, database: database, account: credentials.user)
             var found = Set<String>()
             for folder in directory.folders where folder.selectable {
-                let selected = try await connection.select(folder.mailbox, readOnly: true)
+                // A folder deleted since the LIST is skipped, not an error.
+                guard let selected = try await Self.selectIfPresent(folder, readOnly: true, on: connection) else { continue }
                 for flag in selected.flags where !flag.isSystemFlag { found.insert(flag.rawValue) }
             }
             return found
@@ -81,12 +82,22 @@ public struct LabelService: Sendable {
         try await pool.withConnection(credentials) { connection in
             let directory = try await MailboxDirectory.load(connection: connection, database: database, account: credentials.user)
             for folder in directory.folders where folder.selectable {
-                try await connection.select(folder.mailbox)
+                guard try await Self.selectIfPresent(folder, readOnly: false, on: connection) != nil else { continue }
                 let tagged = try await connection.uidSearch(.keyword(keyword))
                 try await connection.uidStore(tagged, .remove, flags: [keyword])
             }
         }
         _ = try await database.deleteLabel(account: credentials.user, id: id)
+    }
+
+    /// SELECT (or EXAMINE) a listed folder; nil when the server refuses it, e.g. because another
+    /// client deleted it after the LIST.
+    static func selectIfPresent(_ folder: FolderInfo, readOnly: Bool, on connection: IMAPConnection) async throws -> SelectedMailbox? {
+        do {
+            return try await connection.select(folder.mailbox, readOnly: readOnly)
+        } catch IMAPError.commandFailed {
+            return nil
+        }
     }
 
     static func validate(_ name: String) throws {

@@ -61,16 +61,8 @@ public struct MailBatchExecutor: Sendable {
         self.logger = logger
     }
 
-    /// Runs a batch now (the synchronous path), whatever its size.
-    public func run(_ request: MailBatchRequest, credentials: IMAPCredentials) async throws -> BatchOutcome {
-        switch try await submit(request, credentials: credentials, allowJob: false) {
-        case .completed(let outcome): return outcome
-        case .started: throw GatewayError(status: 500, code: "internalError", message: "unexpected job")
-        }
-    }
-
     /// Runs a batch now, or as a job when it resolves to more than `asyncThreshold` items.
-    public func submit(_ request: MailBatchRequest, credentials: IMAPCredentials, allowJob: Bool = true) async throws -> Result {
+    public func submit(_ request: MailBatchRequest, credentials: IMAPCredentials) async throws -> Result {
         let keyword = try await Self.keyword(for: request.operation, account: credentials.user, database: database)
         enum Next: Sendable {
             case done(BatchOutcome)
@@ -87,7 +79,7 @@ public struct MailBatchExecutor: Sendable {
             var work = BatchWork(
                 operation: request.operation, keyword: keyword, connection: connection, configuration: configuration, logger: logger)
             try work.prepare(directory, plan: plan)
-            if allowJob, jobs != nil, plan.distinctIDs.count > configuration.asyncThreshold {
+            if jobs != nil, plan.distinctIDs.count > configuration.asyncThreshold {
                 return .job(ids: plan.distinctIDs, badStarts: badStarts)
             }
             return .done(try await runNow(plan, badStarts: badStarts, work: &work, directory: directory))

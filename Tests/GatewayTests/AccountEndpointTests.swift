@@ -106,52 +106,59 @@ struct AccountEndpointTests {
         }
     }
 
+    /// As bob, whose folders are small: GET /labels EXAMINEs every folder, and alice's big folders are
+    /// being filled and sorted by other suites at the same time.
     @Test func labelLifecycle() async throws {
         try await GatewayHarness.run { gw in
-            let alice = gw.bed.alice
+            let owner = gw.bed.bob
             let suffix = UUID().uuidString.prefix(6)
             let name = "Work\(suffix)"
-            let created = try await gw.request(.post, "/api/v1/labels", json: ["name": name], auth: alice)
+            let created = try await gw.request(.post, "/api/v1/labels", json: ["name": name], auth: owner)
             #expect(created.status == .created)
             let id = try #require(created["id"] as? String)
-            #expect(try await gw.request(.post, "/api/v1/labels", json: ["name": name.uppercased()], auth: alice).status == .conflict)
+            #expect(try await gw.request(.post, "/api/v1/labels", json: ["name": name.uppercased()], auth: owner).status == .conflict)
             for reserved in ["junk", "NotJunk", "nonjunk", "", String(repeating: "x", count: 129), "a\u{0007}b"] {
-                let refused = try await gw.request(.post, "/api/v1/labels", json: ["name": reserved], auth: alice)
+                let refused = try await gw.request(.post, "/api/v1/labels", json: ["name": reserved], auth: owner)
                 #expect(refused.status == .badRequest, "\(reserved.debugDescription) refused")
                 #expect(refused.errorCode == "invalidLabelName")
             }
 
             // A keyword put on a message by another IMAP client shows up as a label.
             let box = TestBed.uniqueMailbox("GwKeywords")
-            let (validity, uids, _) = try await gw.makeMailbox(box, count: 2)
-            let connection = try await gw.bed.connect()
+            let (validity, uids, _) = try await gw.makeMailbox(box, count: 2, as: owner)
+            let connection = try await gw.bed.connect(owner)
             try await connection.select(MailboxName(box))
             try await connection.uidStore([uids[0]], .add, flags: [Flag("Server\(suffix)")])
             connection.close()
-            let listed = try await gw.request(.get, "/api/v1/labels", auth: alice)
+            let listed = try await gw.request(.get, "/api/v1/labels", auth: owner)
+            #expect(listed.status == .ok, "\(listed.json ?? "")")
             let names = ((listed["items"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String }
             #expect(names.contains(name))
             #expect(names.contains("Server\(suffix)"))
             #expect(!names.contains { $0.lowercased() == "$hasnoattachment" })
 
             // Use the label, rename it, delete it: the keyword leaves every message.
-            let folders = try await gw.folderIDs(alice)
+            let folders = try await gw.folderIDs(owner)
             let ids = uids.map { MailID(folderId: folders[box]!, uidValidity: validity, uid: $0).encoded }
-            let added = try await gw.request(.post, "/api/v1/batch/mails/labels/add", json: ["ids": ids, "labelId": id], auth: alice)
+            let added = try await gw.request(.post, "/api/v1/batch/mails/labels/add", json: ["ids": ids, "labelId": id], auth: owner)
             #expect(added.failedItems.isEmpty)
-            #expect(try gw.bed.look(box).values.allSatisfy { $0.flags.contains(name.lowercased()) })
-            let renamed = try await gw.request(.patch, "/api/v1/labels/\(id)", json: ["name": "Renamed \(suffix)"], auth: alice)
+            #expect(try gw.bed.look(box, user: owner.user).values.allSatisfy { $0.flags.contains(name.lowercased()) })
+            let renamed = try await gw.request(.patch, "/api/v1/labels/\(id)", json: ["name": "Renamed \(suffix)"], auth: owner)
             #expect(renamed.status == .ok)
             #expect(renamed["name"] as? String == "Renamed \(suffix)")
-            #expect(try gw.bed.look(box).values.allSatisfy { $0.flags.contains(name.lowercased()) }, "rename keeps the keyword")
-            #expect(try await gw.request(.delete, "/api/v1/labels/\(id)", auth: alice).status == .noContent)
-            #expect(try gw.bed.look(box).values.allSatisfy { !$0.flags.contains(name.lowercased()) })
-            #expect(try await gw.request(.delete, "/api/v1/labels/\(id)", auth: alice).status == .notFound)
+            #expect(try gw.bed.look(box, user: owner.user).values.allSatisfy { $0.flags.contains(name.lowercased()) }, "rename keeps the keyword")
+            #expect(try await gw.request(.delete, "/api/v1/labels/\(id)", auth: owner).status == .noContent)
+            #expect(try gw.bed.look(box, user: owner.user).values.allSatisfy { !$0.flags.contains(name.lowercased()) })
+            #expect(try await gw.request(.delete, "/api/v1/labels/\(id)", auth: owner).status == .notFound)
 
-            // Another account never sees alice's labels.
-            let bobs = try await gw.request(.get, "/api/v1/labels", auth: gw.bed.bob)
-            let bobNames = ((bobs["items"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String }
-            #expect(!bobNames.contains("Server\(suffix)"))
+            // Another account cannot reach the owner's labels.
+            let kept = try await gw.request(.post, "/api/v1/labels", json: ["name": "Kept \(suffix)"], auth: owner)
+            let keptId = try #require(kept["id"] as? String)
+            let foreign = try await gw.request(.patch, "/api/v1/labels/\(keptId)", json: ["name": "Stolen"], auth: gw.bed.alice)
+            #expect(foreign.status == .notFound)
+            #expect(try await gw.request(.delete, "/api/v1/labels/\(keptId)", auth: gw.bed.alice).status == .notFound)
+            let mine = try await gw.request(.patch, "/api/v1/labels/\(keptId)", json: ["name": "Kept again \(suffix)"], auth: owner)
+            #expect(mine["name"] as? String == "Kept again \(suffix)")
         }
     }
 }

@@ -22,14 +22,15 @@ struct JobTests {
 
     @Test func largeMoveRunsAsAJobWhileSmallRequestsStayPrompt() async throws {
         try await GatewayHarness.run { gw in
-            let alice = gw.bed.alice
+            // dave: the account for very large folders (see TestBed.dave).
+            let alice = gw.bed.dave
             let source = TestBed.uniqueMailbox("GwJob")
             let dest = TestBed.uniqueMailbox("GwJobDest")
             let small = TestBed.uniqueMailbox("GwJobSmall")
-            try gw.bed.fill(source, count: Self.count)
-            let originals = Set(try gw.bed.look(source).values.map(\.messageID))
-            _ = try await gw.makeMailbox(dest, count: 0)
-            let (smallValidity, smallUIDs, _) = try await gw.makeMailbox(small, count: 2)
+            try gw.bed.fill(source, count: Self.count, user: alice.user)
+            let originals = Set(try gw.bed.look(source, user: alice.user).values.map(\.messageID))
+            _ = try await gw.makeMailbox(dest, count: 0, as: alice)
+            let (smallValidity, smallUIDs, _) = try await gw.makeMailbox(small, count: 2, as: alice)
             let folders = try await gw.folderIDs(alice)
             let first = try await gw.request(.get, "/api/v1/mails?folderId=\(folders[source]!)&sort=date&dir=ASC&limit=1", auth: alice)
             let start = try #require(((first["items"] as? [[String: Any]])?.first?["id"]) as? String)
@@ -82,8 +83,8 @@ struct JobTests {
             let final = try await gw.request(.get, "/api/v1/batch/jobs/\(key)", auth: alice)
             #expect((final["batchOperationDetails"] as? [String: Any])?["failedItems"] as? [String] == [])
 
-            #expect(try gw.bed.search(source).isEmpty)
-            let moved = try gw.bed.look(dest)
+            #expect(try gw.bed.search(source, user: alice.user).isEmpty)
+            let moved = try gw.bed.look(dest, user: alice.user)
             #expect(moved.count == Self.count)
             #expect(Set(moved.values.map(\.messageID)) == originals)
             let sortedLatencies = latencies.sorted()
@@ -99,17 +100,18 @@ struct JobTests {
         let bed = try TestBed.require()
         let source = TestBed.uniqueMailbox("GwKill")
         let dest = TestBed.uniqueMailbox("GwKillDest")
-        try bed.fill(source, count: Self.count)
-        let setup = try await bed.connect()
+        let dave = bed.dave
+        try bed.fill(source, count: Self.count, user: dave.user)
+        let setup = try await bed.connect(dave)
         try await setup.create(MailboxName(dest))
         setup.close()
-        let originals = try bed.look(source).values.map(\.messageID)
+        let originals = try bed.look(source, user: dave.user).values.map(\.messageID)
         #expect(Set(originals).count == Self.count)
 
         let database = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-kill-\(UUID().uuidString).sqlite").path
-        let port = Int.random(in: 20_000..<40_000)
+        let port = GatewayProcess.freePort()
         var gateway = try GatewayProcess.start(bed: bed, port: port, database: database)
-        let http = HTTPClient(port: port, user: bed.alice.user, password: bed.alice.password)
+        let http = HTTPClient(port: port, user: dave.user, password: dave.password)
         try await http.waitUntilUp()
         let folders = try await http.folderIDs()
         let first = try await http.json("GET", "/api/v1/mails?folderId=\(folders[source]!)&sort=date&dir=ASC&limit=1")
@@ -137,7 +139,7 @@ struct JobTests {
             try await Task.sleep(for: .milliseconds(20))
         }
         #expect(killedAt >= 10 && killedAt < 100, "killed halfway (at \(killedAt)%)")
-        let movedBeforeRestart = try bed.search(dest).count
+        let movedBeforeRestart = try bed.search(dest, user: dave.user).count
         #expect(movedBeforeRestart > 0 && movedBeforeRestart < Self.count)
 
         gateway = try GatewayProcess.start(bed: bed, port: port, database: database)
@@ -152,8 +154,8 @@ struct JobTests {
         #expect(final["status"] as? String == "completed")
         #expect(final["progress"] as? Double == 100)
         #expect((final["batchOperationDetails"] as? [String: Any])?["failedItems"] as? [String] == [])
-        let left = try bed.look(source)
-        let moved = try bed.look(dest)
+        let left = try bed.look(source, user: dave.user)
+        let moved = try bed.look(dest, user: dave.user)
         #expect(left.count + moved.count == Self.count)
         #expect(left.isEmpty)
         #expect(moved.count == Self.count)
@@ -183,6 +185,20 @@ struct GatewayProcess {
         return GatewayProcess(process: process)
     }
 
+    /// A loopback port nobody listens on now (the kernel picks it).
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        return bound ? Int(UInt16(bigEndian: address.sin_port)) : Int.random(in: 20_000..<40_000)
+    }
+
     func kill() {
         guard process.isRunning else { return }
         Foundation.kill(process.processIdentifier, SIGKILL)
@@ -209,9 +225,17 @@ struct HTTPClient {
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
             request.httpBody = try JSONSerialization.data(withJSONObject: body)
         }
+        // Generous: a cold SORT of a large folder on a loaded 2-core machine can take a while.
+        request.timeoutInterval = 300
         let (data, response) = try await URLSession.shared.data(for: request)
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         return Reply(status: status, body: (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
+    }
+
+    /// A text answer (e.g. `/metrics`).
+    func text(_ path: String) async throws -> String {
+        let (data, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        return String(decoding: data, as: UTF8.self)
     }
 
     func waitUntilUp() async throws {

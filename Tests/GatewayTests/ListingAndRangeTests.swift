@@ -160,6 +160,40 @@ struct ListingAndRangeTests {
         }
     }
 
+    /// The metadata cache follows the folder incrementally: a flag changed and a message added by
+    /// another client show up in the next flag-sorted listing without refetching the folder.
+    @Test func metadataCacheFollowsChangesIncrementally() async throws {
+        try await GatewayHarness.run { gw in
+            let alice = gw.bed.alice
+            let box = TestBed.uniqueMailbox("GwIncr")
+            let (_, uids, _) = try await gw.makeMailbox(box, count: 4)
+            let folderId = try #require(try await gw.folderIDs(alice)[box])
+            func listed() async throws -> [UInt32] {
+                let reply = try await gw.request(.get, "/api/v1/mails?folderId=\(folderId)&sort=isFlagged&dir=DESC", auth: alice)
+                return ((reply["items"] as? [[String: Any]]) ?? []).compactMap { MailID($0["id"] as? String ?? "")?.uid }
+            }
+            func counter(_ name: String) async throws -> Int {
+                let text = String(buffer: try await gw.client.execute(uri: "/metrics", method: .get).body)
+                let line = text.split(separator: "\n").first { $0.hasPrefix(name + " ") }
+                return Int(line?.split(separator: " ").last ?? "") ?? -1
+            }
+            // All unflagged, same date: DESC is the reverse of (value, date, UID).
+            #expect(try await listed() == uids.reversed())
+            #expect(try await counter("gateway_metadata_full_syncs_total") == 1)
+
+            let other = try await gw.bed.connect()
+            try await other.select(MailboxName(box))
+            try await other.uidStore([uids[1]], .add, flags: [.flagged])
+            let appended = try #require(try await other.append(TestBed.message(subject: "late", messageID: "<late-\(UUID())@x>"), to: MailboxName(box)))
+            other.close()
+
+            let after = try await listed()
+            #expect(after == [uids[1], appended.uid, uids[3], uids[2], uids[0]])
+            #expect(try await counter("gateway_metadata_full_syncs_total") == 1, "no full refetch")
+            #expect(try await counter("gateway_metadata_incremental_syncs_total") == 1)
+        }
+    }
+
     @Test func rangeErrors() async throws {
         try await GatewayHarness.run { gw in
             let alice = gw.bed.alice

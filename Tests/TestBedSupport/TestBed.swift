@@ -49,7 +49,7 @@ public struct TestBed: Sendable {
             let conf = env["IMAP_TEST_DOVECOT_CONF"], FileManager.default.fileExists(atPath: conf)
         else { return nil }
         var users: [(String, String)] = []
-        for i in 1...3 {
+        for i in 1...4 {
             if let u = env["IMAP_TEST_USER\(i)"], let p = env["IMAP_TEST_PASS\(i)"] { users.append((u, p)) }
         }
         return TestBed(
@@ -61,6 +61,8 @@ public struct TestBed: Sendable {
     public var alice: IMAPCredentials { IMAPCredentials(user: users[0].name, password: users[0].password) }
     public var bob: IMAPCredentials { IMAPCredentials(user: users[1].name, password: users[1].password) }
     public var carol: IMAPCredentials { IMAPCredentials(user: users[2].name, password: users[2].password) }
+    /// The account of the tests with very large folders, so their cost never slows the others' listings.
+    public var dave: IMAPCredentials { IMAPCredentials(user: users[3].name, password: users[3].password) }
 
     public func server(
         tls: IMAPServerConfiguration.TLSMode = .none, trustTestCA: Bool = true, maxCommandLineLength: Int = 8192
@@ -170,11 +172,15 @@ public struct TestBed: Sendable {
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { throw DoveadmError(arguments: ["maildir-fill"], message: "failed") }
-        // Dovecot may not see files renamed into cur/ within the second of its last scan; wait until
-        // its index counts them all, so tests start from the folder they asked for.
-        for _ in 0..<40 {
+        // Dovecot may not see files renamed into cur/ within the same second as a scan it made
+        // meanwhile (another test listing folders): it trusts the directory's unchanged mtime.
+        // Bump the mtime past that second until its index counts every message.
+        let cur = URL(fileURLWithPath: mailRoot).appendingPathComponent(user ?? users[0].name)
+            .appendingPathComponent("Maildir").appendingPathComponent(mailbox).appendingPathComponent("cur").path
+        for _ in 0..<20 {
             if try status(mailbox, "messages", user: user)["messages"] == String(count) { return }
-            Thread.sleep(forTimeInterval: 0.5)
+            Thread.sleep(forTimeInterval: 1.1)
+            try FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: cur)
         }
         throw DoveadmError(arguments: ["maildir-fill"], message: "Dovecot does not count \(count) messages in \(mailbox)")
     }

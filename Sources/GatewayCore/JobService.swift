@@ -188,11 +188,14 @@ public actor JobService {
         schedule()
     }
 
-    /// A random job key: 256 bits, base64url.
-    static func newKey() -> String {
+    static func newKey() -> String { RandomToken.make() }
+}
+
+/// Unguessable tokens (job keys, session IDs): 256 bits from the system's CSPRNG, base64url (43 characters).
+public enum RandomToken {
+    public static func make() -> String {
         var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return Base64URL.encode(bytes)
+        return Base64URL.encode((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }
 }
 

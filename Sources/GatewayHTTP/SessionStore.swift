@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import GatewayCore
 import IMAPClient
 
 /// Sessions from `POST /api/v1/login`: random 256-bit IDs, kept only as SHA-256 hashes, in memory,
@@ -18,10 +19,7 @@ actor SessionStore {
 
     /// Opens a session; returns its ID (43 characters of base64url).
     func create(for credentials: IMAPCredentials) -> String {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        let id = Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        let id = RandomToken.make()
         purgeExpired()
         sessions[Self.hash(id)] = Entry(credentials: credentials, lastUsed: .now)
         return id

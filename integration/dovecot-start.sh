@@ -17,7 +17,9 @@
 #   IMAP_TEST_SEED=1      seed alice with integration/fixtures after start (seed.py)
 #   DOVECOT_FOREGROUND=1  run `dovecot -F` in the foreground (containers); log to stderr
 # Users (passwd-file, {PLAIN}): alice/alice-secret, bob/bob-secret, carol/carol-secret,
-# dave/dave-secret (the tests' account for 20,000–100,000-message folders);
+# dave, eve, frank, gina (<name>-secret): the tests' accounts for 10,000–100,000-message
+# folders, one per heavy test, since many parallel sessions of one user on huge folders once
+# made Dovecot's fcntl locking fail with EDEADLK and panic the session;
 # master user gateway-master/master-secret (LOGIN "alice*gateway-master" or SASL PLAIN
 # with authzid alice). Writes ${DOVECOT_TEST_DIR}/env with `export IMAP_TEST_...` lines.
 set -euo pipefail
@@ -94,6 +96,9 @@ alice:{PLAIN}alice-secret
 bob:{PLAIN}bob-secret
 carol:{PLAIN}carol-secret
 dave:{PLAIN}dave-secret
+eve:{PLAIN}eve-secret
+frank:{PLAIN}frank-secret
+gina:{PLAIN}gina-secret
 EOF
 cat > "$STATE/auth/masters" <<'EOF'
 gateway-master:{PLAIN}master-secret
@@ -250,6 +255,12 @@ export IMAP_TEST_USER3=carol
 export IMAP_TEST_PASS3=carol-secret
 export IMAP_TEST_USER4=dave
 export IMAP_TEST_PASS4=dave-secret
+export IMAP_TEST_USER5=eve
+export IMAP_TEST_PASS5=eve-secret
+export IMAP_TEST_USER6=frank
+export IMAP_TEST_PASS6=frank-secret
+export IMAP_TEST_USER7=gina
+export IMAP_TEST_PASS7=gina-secret
 export IMAP_TEST_MASTER_USER=gateway-master
 export IMAP_TEST_MASTER_PASS=master-secret
 EOF

@@ -22,8 +22,8 @@ struct JobTests {
 
     @Test func largeMoveRunsAsAJobWhileSmallRequestsStayPrompt() async throws {
         try await GatewayHarness.run { gw in
-            // dave: the account for very large folders (see TestBed.dave).
-            let alice = gw.bed.dave
+            // An account of its own for very large folders (see TestBed.dave).
+            let alice = gw.bed.eve
             let source = TestBed.uniqueMailbox("GwJob")
             let dest = TestBed.uniqueMailbox("GwJobDest")
             let small = TestBed.uniqueMailbox("GwJobSmall")
@@ -100,7 +100,7 @@ struct JobTests {
         let bed = try TestBed.require()
         let source = TestBed.uniqueMailbox("GwKill")
         let dest = TestBed.uniqueMailbox("GwKillDest")
-        let dave = bed.dave
+        let dave = bed.frank  // an account of its own for very large folders (see TestBed.dave)
         try bed.fill(source, count: Self.count, user: dave.user)
         let setup = try await bed.connect(dave)
         try await setup.create(MailboxName(dest))

@@ -245,7 +245,7 @@ struct MailBatchEndToEndTests {
     /// a few commands, every message accounted for.
     @Test func tenThousandIdsMoveInOneRequest() async throws {
         try await GatewayHarness.run(configure: { $0.asyncThreshold = 20_000 }) { gw in
-            let alice = gw.bed.dave
+            let alice = gw.bed.gina  // an account of its own for very large folders (see TestBed.dave)
             let source = TestBed.uniqueMailbox("GwBig")
             let dest = TestBed.uniqueMailbox("GwBigDest")
             try gw.bed.fill(source, count: 10_000, user: alice.user)

@@ -209,7 +209,7 @@ struct DovecotOperationTests {
     @Test func tenThousandUIDOperationIsSplitUnderTheLineLimit() async throws {
         let bed = try TestBed.require()
         let name = TestBed.uniqueMailbox("Big")
-        let dave = bed.dave  // the account for very large folders
+        let dave = bed.gina  // an account of its own for very large folders (see TestBed.dave)
         try bed.fill(name, count: 10_000, user: dave.user)
         let connection = try await bed.connect(dave, maxCommandLineLength: 256)
         defer { connection.close() }

@@ -49,7 +49,7 @@ public struct TestBed: Sendable {
             let conf = env["IMAP_TEST_DOVECOT_CONF"], FileManager.default.fileExists(atPath: conf)
         else { return nil }
         var users: [(String, String)] = []
-        for i in 1...4 {
+        for i in 1...7 {
             if let u = env["IMAP_TEST_USER\(i)"], let p = env["IMAP_TEST_PASS\(i)"] { users.append((u, p)) }
         }
         return TestBed(
@@ -61,8 +61,13 @@ public struct TestBed: Sendable {
     public var alice: IMAPCredentials { IMAPCredentials(user: users[0].name, password: users[0].password) }
     public var bob: IMAPCredentials { IMAPCredentials(user: users[1].name, password: users[1].password) }
     public var carol: IMAPCredentials { IMAPCredentials(user: users[2].name, password: users[2].password) }
-    /// The account of the tests with very large folders, so their cost never slows the others' listings.
+    /// Accounts for the tests with very large folders, one per test: their cost never slows the
+    /// others' listings, and no user has many parallel sessions on huge folders (which once made
+    /// Dovecot's fcntl locking fail with EDEADLK and panic a session).
     public var dave: IMAPCredentials { IMAPCredentials(user: users[3].name, password: users[3].password) }
+    public var eve: IMAPCredentials { IMAPCredentials(user: users[4].name, password: users[4].password) }
+    public var frank: IMAPCredentials { IMAPCredentials(user: users[5].name, password: users[5].password) }
+    public var gina: IMAPCredentials { IMAPCredentials(user: users[6].name, password: users[6].password) }
 
     public func server(
         tls: IMAPServerConfiguration.TLSMode = .none, trustTestCA: Bool = true, maxCommandLineLength: Int = 8192

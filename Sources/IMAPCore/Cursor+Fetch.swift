@@ -47,7 +47,11 @@ extension Cursor {
             try expect(UInt8(ascii: ")"))
             return .modSeq(n)
         case "INTERNALDATE":
-            let text = String(decoding: try string(), as: UTF8.self)
+            let raw = try string()
+            // RFC 3501 date-time is 26 octets; a longer one could carry numbers whose date
+            // arithmetic overflows, so it is refused before it is read.
+            guard raw.count <= 26 else { throw error("INTERNALDATE longer than a date-time") }
+            let text = String(decoding: raw, as: UTF8.self)
             guard let date = InternalDate(parsing: text) else { throw error("bad INTERNALDATE") }
             return .internalDate(date)
         case "ENVELOPE":

@@ -295,7 +295,7 @@ extension Cursor {
         var roots: [ThreadNode] = []
         _ = take(UInt8(ascii: " "))
         while peek == UInt8(ascii: "(") {
-            roots.append(try threadNode(from: try value()))
+            roots.append(try threadNode(from: try value(), depth: 1))
             _ = take(UInt8(ascii: " "))
         }
         return roots
@@ -303,14 +303,18 @@ extension Cursor {
 
     /// thread-list = "(" (thread-members / thread-nested) ")": members form a chain of parent
     /// and child; nested lists hang under the last member (or under a missing parent).
-    private func threadNode(from value: IMAPValue) throws(IMAPParseError) -> ThreadNode {
+    ///
+    /// `depth` is where the returned node sits (a root is 1). A chain is linked only down to
+    /// ``ResponseParser/maxThreadDepth``; the members past it, and the nested lists, hang side by
+    /// side under the last linked member, so the thread keeps every message in the same order.
+    private func threadNode(from value: IMAPValue, depth: Int) throws(IMAPParseError) -> ThreadNode {
         guard let items = value.list, !items.isEmpty else { throw error("empty thread list") }
         var chain: [UInt32] = []
-        var children: [ThreadNode] = []
+        var nested: [IMAPValue] = []
         for item in items {
             if item.list != nil {
-                children.append(try threadNode(from: item))
-            } else if let n = item.number, n > 0, n <= UInt64(UInt32.max), children.isEmpty {
+                nested.append(item)
+            } else if let n = item.number, n > 0, n <= UInt64(UInt32.max), nested.isEmpty {
                 chain.append(UInt32(n))
             } else {
                 throw error("bad thread member")
@@ -318,10 +322,16 @@ extension Cursor {
         }
         guard !chain.isEmpty else {
             // Only nested lists: siblings without a common parent message.
-            return children.count == 1 ? children[0] : ThreadNode(nil, children: children)
+            if nested.count == 1 { return try threadNode(from: nested[0], depth: depth) }
+            var children: [ThreadNode] = []
+            for item in nested { children.append(try threadNode(from: item, depth: depth + 1)) }
+            return ThreadNode(nil, children: children)
         }
-        var node = ThreadNode(chain.removeLast(), children: children)
-        while let parent = chain.popLast() { node = ThreadNode(parent, children: [node]) }
+        let linked = Swift.max(1, Swift.min(chain.count, maxThreadDepth - depth + 1))
+        var children = chain[linked...].map { ThreadNode($0) }
+        for item in nested { children.append(try threadNode(from: item, depth: depth + linked)) }
+        var node = ThreadNode(chain[linked - 1], children: children)
+        for parent in chain[..<(linked - 1)].reversed() { node = ThreadNode(parent, children: [node]) }
         return node
     }
 }

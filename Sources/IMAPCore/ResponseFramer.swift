@@ -81,6 +81,9 @@ public struct ResponseFramer: Sendable {
         }
     }
 
+    /// Digits a literal length may have: enough for any size the limits allow, few enough never to overflow.
+    private static let maxLiteralDigits = 12
+
     /// If the line ends in `{n}` (or `{n+}`, `~{n}`) before its CRLF, the literal's length.
     private static func literalLength(
         _ view: ByteBufferView, lineStart: Int, newline: Int
@@ -95,12 +98,15 @@ public struct ResponseFramer: Sendable {
         var digits = 0
         while i >= lineStart, let d = Self.digit(view[i]) {
             digits += 1
-            if digits > 12 { throw IMAPParseError("literal length too long") }
-            value += d * multiplier
-            multiplier *= 10
+            if digits <= maxLiteralDigits {
+                value += d * multiplier
+                multiplier *= 10
+            }
             i -= 1
         }
         guard digits > 0, i >= lineStart, view[i] == UInt8(ascii: "{") else { return nil }
+        // Only now is it a literal: a line that merely ends in a long number and `}` is text.
+        guard digits <= maxLiteralDigits else { throw IMAPParseError("literal length too long") }
         return value
     }
 

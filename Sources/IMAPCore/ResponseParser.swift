@@ -3,16 +3,43 @@
 /// The grammar follows RFC 3501 with the extensions the gateway uses (UIDPLUS, CONDSTORE/QRESYNC,
 /// ESEARCH/ESORT, SORT/THREAD, ENABLE, SPECIAL-USE). Untagged responses it does not model become
 /// ``UntaggedResponse/unknown(_:)`` rather than errors.
+///
+/// The server may be wrong, and much of what it sends was written by strangers (SPEC §4), so every
+/// dimension that could exhaust the stack or memory is bounded: see the limits below.
 public struct ResponseParser: Sendable {
     /// Upper bound on numbers produced by expanding a range such as COPYUID's `1:100000`.
     public var maxExpandedSetSize: Int
+    /// How deeply parenthesised values (BODYSTRUCTURE, ENVELOPE, THREAD, extension data) may nest;
+    /// deeper input is refused with an ``IMAPParseError`` instead of overflowing the stack.
+    ///
+    /// The default, 256, is well above what a real message produces: Dovecot stops parsing MIME at
+    /// 100 nested parts, and each nested part adds at most two levels (a `message/rfc822` part and
+    /// its body), plus three for a part's parameter and disposition lists or an embedded envelope.
+    public var maxNestingDepth: Int
+    /// How deep a `THREAD` tree may grow. RFC 5256 writes a reply chain as a flat list (`(1 2 3)`
+    /// is 3 under 2 under 1), so a long chain would otherwise become an equally deep tree whose
+    /// comparison and deallocation recurse once per level. Members past this depth are kept in
+    /// the thread but hang side by side under the last node that fits, in the order given.
+    public var maxThreadDepth: Int
 
-    public init(maxExpandedSetSize: Int = 10_000_000) { self.maxExpandedSetSize = maxExpandedSetSize }
+    /// The default ``maxNestingDepth``.
+    public static let defaultMaxNestingDepth = 256
+    /// The default ``maxThreadDepth``.
+    public static let defaultMaxThreadDepth = 1_000
+
+    public init(
+        maxExpandedSetSize: Int = 10_000_000, maxNestingDepth: Int = Self.defaultMaxNestingDepth,
+        maxThreadDepth: Int = Self.defaultMaxThreadDepth
+    ) {
+        self.maxExpandedSetSize = maxExpandedSetSize
+        self.maxNestingDepth = maxNestingDepth
+        self.maxThreadDepth = maxThreadDepth
+    }
 
     /// Parses one frame; the frame must hold exactly one response including its final CRLF (or LF).
     public func parse<Bytes: Collection>(_ frame: Bytes) throws(IMAPParseError) -> Response
     where Bytes.Element == UInt8 {
-        var cursor = Cursor(Array(frame), maxExpandedSetSize: maxExpandedSetSize)
+        var cursor = Cursor(Array(frame), limits: self)
         let response = try cursor.response()
         try cursor.expectEndOfLine()
         guard cursor.isAtEnd else { throw cursor.error("data after the end of the response") }
@@ -24,11 +51,17 @@ public struct ResponseParser: Sendable {
 struct Cursor {
     let bytes: [UInt8]
     var index = 0
+    /// How many parenthesised values enclose the reading position (see ``ResponseParser/maxNestingDepth``).
+    var depth = 0
     let maxExpandedSetSize: Int
+    let maxNestingDepth: Int
+    let maxThreadDepth: Int
 
-    init(_ bytes: [UInt8], maxExpandedSetSize: Int) {
+    init(_ bytes: [UInt8], limits: ResponseParser) {
         self.bytes = bytes
-        self.maxExpandedSetSize = maxExpandedSetSize
+        self.maxExpandedSetSize = limits.maxExpandedSetSize
+        self.maxNestingDepth = limits.maxNestingDepth
+        self.maxThreadDepth = limits.maxThreadDepth
     }
 
     var isAtEnd: Bool { index >= bytes.count }
@@ -184,6 +217,9 @@ struct Cursor {
     mutating func value() throws(IMAPParseError) -> IMAPValue {
         switch peek {
         case UInt8(ascii: "("):
+            guard depth < maxNestingDepth else { throw error("parentheses nested deeper than \(maxNestingDepth)") }
+            depth += 1
+            defer { depth -= 1 }
             index += 1
             var items: [IMAPValue] = []
             while true {

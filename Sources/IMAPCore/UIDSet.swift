@@ -75,12 +75,45 @@ public struct UIDSet: Hashable, Sendable, CustomStringConvertible {
 
     public func union(_ other: UIDSet) -> UIDSet { UIDSet(ranges: ranges + other.ranges) }
 
+    /// The numbers of this set that are not in `other`. Works on ranges, never on single numbers, so
+    /// a server's `1:4294967295` costs as little as `1:2`.
     public func subtracting(_ other: UIDSet) -> UIDSet {
-        UIDSet(values.filter { !other.contains($0) })
+        var out: [ClosedRange<UInt32>] = []
+        var j = 0
+        for r in ranges {
+            var lower = r.lowerBound
+            var exhausted = false
+            while j < other.ranges.count, other.ranges[j].upperBound < lower { j += 1 }
+            var k = j
+            while k < other.ranges.count, other.ranges[k].lowerBound <= r.upperBound {
+                let cut = other.ranges[k]
+                if cut.lowerBound > lower { out.append(lower...(cut.lowerBound - 1)) }
+                if cut.upperBound >= r.upperBound {
+                    exhausted = true
+                    break
+                }
+                lower = cut.upperBound + 1
+                k += 1
+            }
+            if !exhausted { out.append(lower...r.upperBound) }
+        }
+        return UIDSet(sortedRanges: out)
     }
 
+    /// The numbers in both sets, computed on ranges (bounded by the smaller set's range count).
     public func intersection(_ other: UIDSet) -> UIDSet {
-        UIDSet(values.filter { other.contains($0) })
+        var out: [ClosedRange<UInt32>] = []
+        var i = 0
+        var j = 0
+        while i < ranges.count, j < other.ranges.count {
+            let a = ranges[i]
+            let b = other.ranges[j]
+            let lower = Swift.max(a.lowerBound, b.lowerBound)
+            let upper = Swift.min(a.upperBound, b.upperBound)
+            if lower <= upper { out.append(lower...upper) }
+            if a.upperBound < b.upperBound { i += 1 } else { j += 1 }
+        }
+        return UIDSet(sortedRanges: out)
     }
 
     /// The compressed wire form, e.g. `1:500,502,510:900`; empty for an empty set.

@@ -18,16 +18,22 @@ struct ResponseFixture: Sendable, CustomTestStringConvertible {
     var testDescription: String { name }
 }
 
-/// A malformed response the parser must refuse with an `IMAPParseError`.
+/// A malformed response the parser must refuse with an `IMAPParseError` (whose message contains
+/// `reason`, when given: refused for the right cause, not by an accident earlier in the line).
 struct MalformedFixture: Sendable, CustomTestStringConvertible {
     let name: String
     let wire: [UInt8]
     let parser: ResponseParser
+    let reason: String?
 
-    init(_ name: String, _ text: String, lineEnding: String = "\r\n", parser: ResponseParser = ResponseParser()) {
+    init(
+        _ name: String, _ text: String, lineEnding: String = "\r\n", parser: ResponseParser = ResponseParser(),
+        reason: String? = nil
+    ) {
         self.name = name
         self.wire = Array((text + lineEnding).utf8)
         self.parser = parser
+        self.reason = reason
     }
 
     var testDescription: String { name }
@@ -77,6 +83,45 @@ func fetch(_ n: UInt32, _ attributes: FetchAttribute...) -> Response {
 }
 
 func thread(_ n: UInt32?, _ children: ThreadNode...) -> ThreadNode { ThreadNode(n, children: children) }
+
+/// `count` opening parentheses, `inner`, and as many closing ones.
+func nested(_ count: Int, _ inner: String = "") -> String {
+    String(repeating: "(", count: count) + inner + String(repeating: ")", count: count)
+}
+
+/// The value `nested(count)` parses to.
+func nestedValue(_ count: Int) -> IMAPValue {
+    var value = IMAPValue.list([])
+    for _ in 1..<count { value = .list([value]) }
+    return value
+}
+
+/// A reply chain `1…count` written flat, as RFC 5256 does, with `tail` (raw thread lists) after it.
+func threadChainWire(_ count: Int, tail: String = "") -> String {
+    "* THREAD (" + (1...count).map(String.init).joined(separator: " ") + tail + ")"
+}
+
+/// How the parser keeps a chain `1…count`: linked down to `maxThreadDepth`, the rest side by side
+/// under the last linked member, followed by `tail`.
+func threadChain(_ count: UInt32, depth: UInt32 = UInt32(ResponseParser.defaultMaxThreadDepth),
+                 tail: [ThreadNode] = []) -> ThreadNode {
+    let linked = min(count, depth)
+    var node = ThreadNode(linked, children: (linked + 1..<count + 1).map { ThreadNode($0) } + tail)
+    for parent in (1..<linked).reversed() { node = ThreadNode(parent, children: [node]) }
+    return node
+}
+
+/// A BODYSTRUCTURE of `depth` forwards, each a multipart/mixed holding a note and the forwarded
+/// message/rfc822 whose body is the next one: two nesting levels per forward.
+func forwardsWire(_ depth: Int) -> String {
+    let note = #"("text" "plain" NIL NIL NIL "7bit" 1 1)"#
+    let envelope = #"(NIL "fwd" (("A" NIL "a" "example.org")) NIL NIL NIL NIL NIL NIL NIL)"#
+    var body = note
+    for _ in 0..<depth {
+        body = "(" + note + #"("message" "rfc822" NIL NIL NIL "7bit" 9 "# + envelope + " " + body + #" 1) "mixed")"#
+    }
+    return "* 1 FETCH (BODYSTRUCTURE " + body + ")"
+}
 
 func part(
     _ type: String, _ subtype: String, _ parameters: [String: String] = [:], encoding: String?, size: UInt64,
@@ -263,6 +308,9 @@ enum ResponseFixtures {
               .untagged(.thread([thread(1, thread(nil, thread(2), thread(3, thread(4))))]))),
         .init("THREAD empty", "* THREAD", .untagged(.thread([]))),
         .init("THREAD chain", "* THREAD (1 2 3)(4)", .untagged(.thread([thread(1, thread(2, thread(3))), thread(4)]))),
+        .init("THREAD chain past the depth limit hangs flat under its last linked member",
+              threadChainWire(1_003, tail: " (1004)(1005 1006)"),
+              .untagged(.thread([threadChain(1_003, tail: [thread(1004), thread(1005, thread(1006))])]))),
         .init("VANISHED EARLIER", "* VANISHED (EARLIER) 1:3", .untagged(.vanished(earlier: true, [1, 2, 3]))),
         .init("VANISHED", "* VANISHED 405,407,410:425",
               .untagged(.vanished(earlier: false, UIDSet(ranges: [405...405, 407...407, 410...425])))),
@@ -361,6 +409,11 @@ enum ResponseFixtures {
               fetch(11, .other(name: "X-GUID", value: .string(Array("abc".utf8))), .uid(3))),
         .init("FETCH unsolicited FLAGS update", #"* 14 FETCH (FLAGS (\Seen \Deleted))"#,
               fetch(14, .flags([.seen, .deleted]))),
+        .init("FETCH item nested exactly as deep as the limit",
+              "* 1 FETCH (X-NEST \(nested(ResponseParser.defaultMaxNestingDepth)))",
+              fetch(1, .other(name: "X-NEST", value: nestedValue(ResponseParser.defaultMaxNestingDepth)))),
+        .init("FETCH INTERNALDATE unpadded day", #"* 3 FETCH (INTERNALDATE "1-Jan-2024 00:00:00 +0000")"#,
+              fetch(3, .internalDate(InternalDate(secondsSince1970: 1_704_067_200, zoneMinutes: 0)))),
     ]
 
     static let responseCodes: [ResponseFixture] = [
@@ -407,6 +460,8 @@ enum ResponseFixtures {
         .init("HIGHESTMODSEQ overflowing 64 bits kept raw", "* OK [HIGHESTMODSEQ 99999999999999999999] x",
               untagged(.ok, .other(name: "HIGHESTMODSEQ", argument: "99999999999999999999"), "x")),
         .init("code without space before text", "* OK [ALERT]Now", untagged(.ok, .alert, "Now")),
+        .init("text ending in a long number and a brace is not a literal", "* OK 12345678901234567890}",
+              untagged(.ok, "12345678901234567890}")),
     ]
 
     static let unknownAndTolerant: [ResponseFixture] = [
@@ -429,6 +484,21 @@ enum ResponseFixtures {
 
     static let all: [ResponseFixture] =
         statusResponses + serverData + lists + statuses + searches + threads + fetches + responseCodes + unknownAndTolerant
+
+    /// Responses too long to feed at every split point: parsed and framed whole only.
+    static let large: [ResponseFixture] = [
+        .init("THREAD chain of 100,000 replies stays within the depth limit", threadChainWire(100_000),
+              .untagged(.thread([threadChain(100_000)]))),
+        .init(
+            "BODYSTRUCTURE of 100 nested forwards (Dovecot's MIME nesting limit)", forwardsWire(100),
+            fetch(1, .bodyStructure(.multipart(
+                parts: [part("text", "plain", encoding: "7bit", size: 1), part("message", "rfc822", encoding: "7bit", size: 9)],
+                subtype: "mixed", disposition: nil
+            )))
+        ),
+        .init("SEARCH of 100,000 numbers", "* SEARCH " + (1...100_000).map(String.init).joined(separator: " "),
+              .untagged(.search(Array(1...100_000), modSeq: nil))),
+    ]
 
     static let malformed: [MalformedFixture] = [
         .init("unterminated quoted string", #"* LIST () "/" "INBOX"#),
@@ -467,5 +537,35 @@ enum ResponseFixtures {
         .init("PARTIAL expands beyond the limit", #"* ESEARCH UID PARTIAL (1:20 1:20)"#,
               parser: ResponseParser(maxExpandedSetSize: 10)),
         .init("line break inside quoted string", "* LIST () \"/\" \"IN\nBOX\""),
+        // Nesting: each of these overflowed the stack before the depth limit.
+        .init("FETCH item nested 200,000 deep", "* 1 FETCH (X-NEST \(nested(200_000)))", reason: "nested deeper"),
+        .init("BODYSTRUCTURE nested 200,000 deep", "* 1 FETCH (BODYSTRUCTURE \(nested(200_000, "\"text\"")))",
+              reason: "nested deeper"),
+        .init("ENVELOPE nested 200,000 deep", "* 1 FETCH (ENVELOPE \(nested(200_000)))", reason: "nested deeper"),
+        .init("THREAD nested 200,000 deep", "* THREAD \(nested(200_000, "1"))", reason: "nested deeper"),
+        .init("LIST extended data nested 200,000 deep", #"* LIST () "/" INBOX "# + nested(200_000),
+              reason: "nested deeper"),
+        .init("ESEARCH return data nested 200,000 deep", "* ESEARCH UID X \(nested(200_000))", reason: "nested deeper"),
+        .init("200,000 opening parentheses never closed", "* 1 FETCH (X-NEST " + String(repeating: "(", count: 200_000),
+              reason: "nested deeper"),
+        .init("FETCH item nested one deeper than the limit",
+              "* 1 FETCH (X-NEST \(nested(ResponseParser.defaultMaxNestingDepth + 1)))", reason: "nested deeper"),
+        .init("BODYSTRUCTURE of 127 nested forwards", forwardsWire(127), reason: "nested deeper"),
+        .init("nesting past a configured limit", "* 1 FETCH (X-NEST ((((1)))))",
+              parser: ResponseParser(maxNestingDepth: 3), reason: "nested deeper than 3"),
+        // Numbers: these trapped on overflow in INTERNALDATE's arithmetic before its length was bounded.
+        .init("INTERNALDATE day overflowing date arithmetic", #"* 1 FETCH (INTERNALDATE "99999999999999999-Jan-2024 00:00:00 +0000")"#,
+              reason: "INTERNALDATE"),
+        .init("INTERNALDATE year overflowing date arithmetic", #"* 1 FETCH (INTERNALDATE "1-Jan-999999999999999999 00:00:00 +0000")"#,
+              reason: "INTERNALDATE"),
+        .init("INTERNALDATE hour overflowing date arithmetic", #"* 1 FETCH (INTERNALDATE "1-Jan-2024 9999999999999999:00:00 +0000")"#,
+              reason: "INTERNALDATE"),
+        .init("literal length over 64 bits", #"* LIST () "/" {99999999999999999999}"# + "\r\nx", reason: "number too large"),
+        .init("literal length over the frame", #"* LIST () "/" {18446744073709551615}"# + "\r\nx",
+              reason: "literal longer than the frame"),
+        .init("MODSEQ over 64 bits", "* 1 FETCH (MODSEQ (18446744073709551616))", reason: "number too large"),
+        .init("RFC822.SIZE over 64 bits", "* 1 FETCH (RFC822.SIZE 99999999999999999999)", reason: "number too large"),
+        .init("VANISHED UID over 32 bits", "* VANISHED 1:4294967296", reason: "32 bits"),
+        .init("ESEARCH PARTIAL range over 32 bits", "* ESEARCH UID PARTIAL (1:2147483648 1)", reason: "out of range"),
     ]
 }

@@ -6,7 +6,7 @@ import Testing
 struct ResponseFramerTests {
     // MARK: Every fixture, in every split
 
-    @Test("frames whole input", arguments: ResponseFixtures.all)
+    @Test("frames whole input", arguments: ResponseFixtures.all + ResponseFixtures.large)
     func whole(_ fixture: ResponseFixture) throws {
         var framer = ResponseFramer()
         var buffer = ByteBuffer(bytes: fixture.wire)

@@ -5,7 +5,7 @@ import Testing
 struct ResponseParserTests {
     let parser = ResponseParser()
 
-    @Test("parses", arguments: ResponseFixtures.all)
+    @Test("parses", arguments: ResponseFixtures.all + ResponseFixtures.large)
     func parses(_ fixture: ResponseFixture) throws {
         let response = try parser.parse(fixture.wire)
         #expect(response == fixture.expected)
@@ -13,11 +13,14 @@ struct ResponseParserTests {
 
     @Test("refuses malformed input", arguments: ResponseFixtures.malformed)
     func refuses(_ fixture: MalformedFixture) {
-        #expect(throws: IMAPParseError.self) { try fixture.parser.parse(fixture.wire) }
+        let error = #expect(throws: IMAPParseError.self) { try fixture.parser.parse(fixture.wire) }
+        if let reason = fixture.reason, let error {
+            #expect(error.message.contains(reason), "refused for another reason: \(error)")
+        }
     }
 
     @Test func fixtureNamesAreUnique() {
-        let names = ResponseFixtures.all.map(\.name) + ResponseFixtures.malformed.map(\.name)
+        let names = (ResponseFixtures.all + ResponseFixtures.large).map(\.name) + ResponseFixtures.malformed.map(\.name)
         #expect(Set(names).count == names.count)
     }
 

@@ -20,10 +20,32 @@ public struct CommandResult: Hashable, Sendable {
 /// A part that waits for a continuation (`{n}` literal, SASL) holds the queue until the server's `+`.
 /// Untagged responses belong to the oldest command in flight (servers answer in order); those that
 /// arrive while nothing is in flight are kept and handed to the next command that completes.
+///
+/// The untagged data kept for one command, and kept while nothing is in flight, is bounded by
+/// ``Limits`` (SPEC §4): past them the conversation fails with
+/// ``IMAPError/untaggedLimitExceeded(command:limit:)`` rather than growing without end.
 struct CommandPipeline {
+    /// Bounds on the untagged responses collected for one command (or while nothing is in flight).
+    struct Limits: Hashable, Sendable {
+        /// Most untagged responses kept for one command.
+        var maxResponses: Int
+        /// Most octets (as received, literals included) of the untagged responses kept for one command.
+        var maxOctets: Int
+
+        init(
+            maxResponses: Int = IMAPServerConfiguration.defaultMaxUntaggedResponsesPerCommand,
+            maxOctets: Int = IMAPServerConfiguration.defaultMaxUntaggedOctetsPerCommand
+        ) {
+            self.maxResponses = maxResponses
+            self.maxOctets = maxOctets
+        }
+    }
+
     enum Action: Equatable {
         /// Write these octets (and flush).
         case write([UInt8])
+        /// STARTTLS succeeded: secure the connection before anything else is read or written.
+        case startTLS
         /// A command completed (OK, NO or BAD: the caller decides what NO means).
         case complete(tag: String, CommandResult)
         /// The greeting arrived.
@@ -34,11 +56,15 @@ struct CommandPipeline {
 
     private struct Pending {
         var tag: String
+        var name: String
+        var startsTLS: Bool
         var parts: [EncodedCommand.Part]
         var nextPart = 0
         var untagged: [UntaggedResponse] = []
+        var untaggedOctets = 0
     }
 
+    let limits: Limits
     private var counter = 0
     private var greeted = false
     /// Commands in the order they were queued; those at the front have started writing.
@@ -49,7 +75,10 @@ struct CommandPipeline {
     private var inFlight: Deque<String> = []
     private var awaitingContinuation: String?
     private var unsolicited: [UntaggedResponse] = []
+    private var unsolicitedOctets = 0
     private var closed = false
+
+    init(limits: Limits = Limits()) { self.limits = limits }
 
     /// A fresh tag: `A1`, `A2`, …
     mutating func nextTag() -> String {
@@ -58,14 +87,17 @@ struct CommandPipeline {
     }
 
     /// Queues an encoded command under `tag`; returns the writes that can go out now.
-    mutating func enqueue(tag: String, command: EncodedCommand) -> [Action] {
-        pending[tag] = Pending(tag: tag, parts: command.parts)
+    /// - Parameters:
+    ///   - name: the command's name, for errors.
+    ///   - startsTLS: whether it is STARTTLS, whose OK is followed by ``Action/startTLS``.
+    mutating func enqueue(tag: String, command: EncodedCommand, name: String = "command", startsTLS: Bool = false) -> [Action] {
+        pending[tag] = Pending(tag: tag, name: name, startsTLS: startsTLS, parts: command.parts)
         writeQueue.append(tag)
         return pump()
     }
 
-    /// Feeds one response from the server.
-    mutating func receive(_ response: Response) -> [Action] {
+    /// Feeds one response from the server; `wireSize` is the octets it took on the wire.
+    mutating func receive(_ response: Response, wireSize: Int = 0) -> [Action] {
         guard !closed else { return [] }
         if !greeted {
             greeted = true
@@ -84,10 +116,20 @@ struct CommandPipeline {
             awaitingContinuation = nil
             return pump()
         case .untagged(let untagged):
-            if let oldest = inFlight.first {
-                pending[oldest]?.untagged.append(untagged)
+            if let oldest = inFlight.first, pending[oldest] != nil {
+                // Mutated in place through the dictionary: a copy would make each append O(n).
+                pending[oldest]!.untagged.append(untagged)
+                pending[oldest]!.untaggedOctets += wireSize
+                let command = pending[oldest]!
+                if let exceeded = exceededLimit(count: command.untagged.count, octets: command.untaggedOctets) {
+                    return [.fatal(.untaggedLimitExceeded(command: command.name, limit: exceeded))]
+                }
             } else {
                 unsolicited.append(untagged)
+                unsolicitedOctets += wireSize
+                if let exceeded = exceededLimit(count: unsolicited.count, octets: unsolicitedOctets) {
+                    return [.fatal(.untaggedLimitExceeded(command: "(none in flight)", limit: exceeded))]
+                }
             }
             return []
         case .tagged(let tagged):
@@ -101,9 +143,15 @@ struct CommandPipeline {
                 if awaitingContinuation == tagged.tag { awaitingContinuation = nil }
                 if let index = writeQueue.firstIndex(of: tagged.tag) { writeQueue.remove(at: index) }
             }
-            if !unsolicited.isEmpty {
+            if command.startsTLS && tagged.status == .ok {
+                // Nothing received in plaintext may reach an answer given over TLS (RFC 3501 §6.2.1).
+                unsolicited = []
+                unsolicitedOctets = 0
+                actions.append(.startTLS)
+            } else if !unsolicited.isEmpty {
                 command.untagged = unsolicited + command.untagged
                 unsolicited = []
+                unsolicitedOctets = 0
             }
             actions.append(.complete(tag: tagged.tag, CommandResult(untagged: command.untagged, completion: tagged)))
             actions.append(contentsOf: pump())
@@ -120,6 +168,13 @@ struct CommandPipeline {
         inFlight = []
         awaitingContinuation = nil
         return tags
+    }
+
+    /// Which limit `count` responses of `octets` in all exceed, if any.
+    private func exceededLimit(count: Int, octets: Int) -> String? {
+        if count > limits.maxResponses { return "more than \(limits.maxResponses) untagged responses" }
+        if octets > limits.maxOctets { return "more than \(limits.maxOctets) octets of untagged responses" }
+        return nil
     }
 
     /// Writes as much of the queue as possible without waiting for a continuation.

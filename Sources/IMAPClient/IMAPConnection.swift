@@ -74,6 +74,8 @@ public final class IMAPConnection: Sendable {
             maxLineLength: server.maxResponseLineLength, maxLiteralSize: server.maxLiteralSize,
             maxResponseSize: server.maxResponseLineLength + server.maxLiteralSize
         )
+        let untaggedLimits = CommandPipeline.Limits(
+            maxResponses: server.maxUntaggedResponsesPerCommand, maxOctets: server.maxUntaggedOctetsPerCommand)
         let timeout = TimeAmount(server.commandTimeout)
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(TimeAmount(server.connectTimeout))
@@ -83,10 +85,15 @@ public final class IMAPConnection: Sendable {
                     if server.tlsMode == .tls, let sslContext {
                         try sync.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: sniHostname))
                     }
-                    try sync.addHandler(ByteToMessageHandler(ResponseDecoder(limits: limits)))
+                    var startTLS: StartTLSUpgrade?
+                    if server.tlsMode == .startTLS, let sslContext {
+                        startTLS = StartTLSUpgrade(context: sslContext, serverHostname: sniHostname, boundary: PlaintextBoundary())
+                    }
+                    try sync.addHandler(ByteToMessageHandler(ResponseDecoder(limits: limits, boundary: startTLS?.boundary)))
                     try sync.addHandler(
                         IMAPClientHandler(
                             greeting: greeting, commandTimeout: timeout, logger: logger,
+                            untaggedLimits: untaggedLimits, startTLS: startTLS,
                             onFailure: { error in
                                 state.withLockedValue { state in
                                     state.broken = true
@@ -119,7 +126,7 @@ public final class IMAPConnection: Sendable {
             if case .capability(let caps) = text.code { state.withLockedValue { $0.capabilities = Set(caps) } }
             if status == .preauth { state.withLockedValue { $0.authenticatedAs = "" } }
             if server.tlsMode == .startTLS {
-                try await connection.startTLS(context: sslContext!, sniHostname: sniHostname)
+                try await connection.startTLS()
             } else if connection.capabilities.isEmpty {
                 try await connection.refreshCapabilities()
             }
@@ -130,18 +137,15 @@ public final class IMAPConnection: Sendable {
         return connection
     }
 
-    private func startTLS(context: NIOSSLContext, sniHostname: String?) async throws {
+    /// Upgrades with STARTTLS. The handler secures the channel as the OK arrives, and fails the
+    /// connection if the server sent anything after it in plaintext (RFC 3501 §6.2.1); the
+    /// capabilities are then learned again, from what arrives over TLS only.
+    private func startTLS() async throws {
         if capabilities.isEmpty { try await refreshCapabilities() }
         guard capabilities.contains(.startTLS) else { throw IMAPError.unsupported("STARTTLS is not offered") }
         _ = try await execute(.startTLS)
-        // Capabilities learned before TLS may have been tampered with: forget them (RFC 3501 §6.2.1).
+        // Capabilities learned before TLS may have been tampered with: forget them.
         state.withLockedValue { $0.capabilities = [] }
-        try await Self.imapError {
-            try await channel.eventLoop.submit { [channel] in
-                let handler = try NIOSSLClientHandler(context: context, serverHostname: sniHostname)
-                try channel.pipeline.syncOperations.addHandler(handler, position: .first)
-            }.get()
-        }
         try await refreshCapabilities()
     }
 
@@ -259,13 +263,18 @@ public final class IMAPConnection: Sendable {
         let condStore = capabilities.contains(.condStore)
         let result = try await execute(readOnly ? .examine(mailbox, condStore: condStore) : .select(mailbox, condStore: condStore))
         var selected = SelectedMailbox(name: mailbox, readOnly: readOnly)
-        for response in result.untagged { selected.apply(response) }
+        var permanentFlagsSent = false
+        for response in result.untagged {
+            selected.apply(response)
+            if case .status(.ok, let text) = response, case .permanentFlags = text.code { permanentFlagsSent = true }
+        }
         switch result.completion.text.code {
         case .readOnly: selected.readOnly = true
         case .readWrite: selected.readOnly = false
         default: break
         }
-        if selected.permanentFlags.isEmpty { selected.permanentFlags = selected.flags }
+        // RFC 3501 §6.3.1: without PERMANENTFLAGS, all flags can be changed permanently.
+        if !permanentFlagsSent { selected.permanentFlags = SelectedMailbox.allFlagsPermanent }
         state.withLockedValue { $0.selected = selected }
         return selected
     }
@@ -309,9 +318,12 @@ public final class IMAPConnection: Sendable {
     public func status(_ mailbox: MailboxName, _ items: [StatusItem]) async throws -> MailboxStatus {
         if selectedMailbox?.name == mailbox { try await noop() }
         let result = try await execute(.status(mailbox, items))
-        for case .mailboxStatus(let s) in result.untagged where s.mailbox == mailbox { return s }
-        for case .mailboxStatus(let s) in result.untagged { return s }
-        throw IMAPError.protocolViolation("STATUS answered without data")
+        // Only the mailbox asked about: a server may send other mailboxes' STATUS, and must not
+        // have them taken for this one's.
+        for case .mailboxStatus(let s) in result.untagged where s.mailbox == mailbox || (s.mailbox.isInbox && mailbox.isInbox) {
+            return s
+        }
+        throw IMAPError.protocolViolation("STATUS \(mailbox) answered without data for that mailbox")
     }
 
     public func create(_ mailbox: MailboxName) async throws { try await execute(.create(mailbox)) }

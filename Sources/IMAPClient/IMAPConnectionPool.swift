@@ -8,9 +8,16 @@ import NIOPosix
 ///
 /// Bounded per account and overall; a caller over the bound waits (up to `leaseTimeout`). A
 /// connection that broke is dropped and replaced on the next lease; one idle for longer than
-/// `healthCheckAfter` is checked with NOOP before reuse. Idle connections are keyed by the full
-/// credentials, so a caller only ever gets a connection logged in with exactly the credentials it
-/// presented. Connections keep their selected mailbox, so a repeated SELECT is skipped.
+/// `healthCheckAfter` is checked with NOOP before reuse. Connections keep their selected mailbox,
+/// so a repeated SELECT is skipped.
+///
+/// Passwords are proven by the server, not by the pool's memory (SPEC §3): a caller gets a pooled
+/// connection only for exactly the credentials it logged in with, and only while those credentials
+/// were accepted by a LOGIN within `verifyInterval`; after that the next lease logs in afresh. A LOGIN
+/// happens before the new connection takes a slot, so a wrong password never evicts anybody's warm
+/// connection, and connections of an old password never lock a changed one out: once the new one
+/// is accepted, the old ones' slots are taken over. Logins in flight are bounded on their own
+/// (`maxConcurrentLogins`), apart from the connection slots.
 public actor IMAPConnectionPool {
     /// Limits and timings of the pool.
     public struct Configuration: Sendable {
@@ -19,16 +26,23 @@ public actor IMAPConnectionPool {
         public var leaseTimeout: Duration
         public var healthCheckAfter: Duration
         public var maxIdleTime: Duration
+        /// How long a successful LOGIN vouches for its credentials (`auth.verifySeconds`).
+        public var verifyInterval: Duration
+        /// Most connects + LOGINs in flight at once, all accounts together.
+        public var maxConcurrentLogins: Int
 
         public init(
             maxConnectionsPerAccount: Int = 4, maxConnectionsTotal: Int = 64, leaseTimeout: Duration = .seconds(30),
-            healthCheckAfter: Duration = .seconds(30), maxIdleTime: Duration = .seconds(300)
+            healthCheckAfter: Duration = .seconds(30), maxIdleTime: Duration = .seconds(300), verifyInterval: Duration = .seconds(60),
+            maxConcurrentLogins: Int = 16
         ) {
             self.maxConnectionsPerAccount = maxConnectionsPerAccount
             self.maxConnectionsTotal = maxConnectionsTotal
             self.leaseTimeout = leaseTimeout
             self.healthCheckAfter = healthCheckAfter
             self.maxIdleTime = maxIdleTime
+            self.verifyInterval = verifyInterval
+            self.maxConcurrentLogins = maxConcurrentLogins
         }
     }
 
@@ -39,10 +53,15 @@ public actor IMAPConnectionPool {
         public var created = 0
         public var reused = 0
         public var discarded = 0
+        /// LOGINs the server refused.
+        public var failedLogins = 0
+        /// Connects + LOGINs in flight now.
+        public var loggingIn = 0
     }
 
     private struct IdleConnection {
         var connection: IMAPConnection
+        var credentials: IMAPCredentials
         var since: ContinuousClock.Instant
     }
 
@@ -55,8 +74,12 @@ public actor IMAPConnectionPool {
     private let configuration: Configuration
     private let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
-    private var idle: [IMAPCredentials: [IdleConnection]] = [:]
+    /// Idle connections per account, oldest first.
+    private var idle: [String: [IdleConnection]] = [:]
     private var openPerAccount: [String: Int] = [:]
+    private var loggingInPerAccount: [String: Int] = [:]
+    /// When the server last accepted each set of credentials.
+    private var verifiedAt: [IMAPCredentials: ContinuousClock.Instant] = [:]
     private var statistics = Statistics()
     private var waiters: Deque<Waiter> = []
     private var nextWaiterID = 0
@@ -75,7 +98,15 @@ public actor IMAPConnectionPool {
     public var stats: Statistics {
         var s = statistics
         s.idle = idle.values.reduce(0) { $0 + $1.count }
+        s.loggingIn = loggingInPerAccount.values.reduce(0, +)
         return s
+    }
+
+    /// Whether the server accepted exactly these credentials within `verifyInterval`, so a lease
+    /// needs no LOGIN to prove them.
+    public func isVerified(_ credentials: IMAPCredentials) -> Bool {
+        guard let at = verifiedAt[credentials] else { return false }
+        return ContinuousClock.now - at < configuration.verifyInterval
     }
 
     /// Runs `body` with a logged-in connection for `credentials`, then returns the connection to the pool
@@ -99,16 +130,14 @@ public actor IMAPConnectionPool {
         let deadline = ContinuousClock.now + configuration.leaseTimeout
         while true {
             guard !shutDown else { throw IMAPError.connectionClosed(reason: "the connection pool is shut down") }
-            if let connection = await takeIdle(credentials) {
+            if isVerified(credentials), let connection = await takeIdle(credentials) {
                 statistics.reused += 1
                 return connection
             }
-            let account = credentials.user
-            if openPerAccount[account, default: 0] < configuration.maxConnectionsPerAccount {
-                if statistics.open >= configuration.maxConnectionsTotal { evictOneIdle() }
-                if statistics.open < configuration.maxConnectionsTotal {
-                    return try await open(credentials)
-                }
+            if mayStartLogin(credentials) {
+                let connection = try await logIn(credentials)
+                try await place(connection, credentials: credentials, until: deadline)
+                return connection
             }
             try await waitForRelease(until: deadline)
         }
@@ -117,7 +146,7 @@ public actor IMAPConnectionPool {
     /// Gives a leased connection back; broken ones are closed and their slot freed.
     public func release(_ connection: IMAPConnection, credentials: IMAPCredentials) {
         if connection.isUsable && !shutDown {
-            idle[credentials, default: []].append(IdleConnection(connection: connection, since: .now))
+            idle[credentials.user, default: []].append(IdleConnection(connection: connection, credentials: credentials, since: .now))
         } else {
             discard(connection, account: credentials.user)
         }
@@ -138,13 +167,57 @@ public actor IMAPConnectionPool {
         waiters = []
     }
 
+    // MARK: Policy
+
+    /// A LOGIN may start when the account has a free slot (counting logins in flight), or when it has
+    /// an idle connection this caller cannot use (other credentials, or no longer vouched for) whose
+    /// slot a successful LOGIN may take over; and always within `maxConcurrentLogins`.
+    private func mayStartLogin(_ credentials: IMAPCredentials) -> Bool {
+        guard stats.loggingIn < configuration.maxConcurrentLogins else { return false }
+        let account = credentials.user
+        let inFlight = loggingInPerAccount[account, default: 0]
+        if openPerAccount[account, default: 0] + inFlight < configuration.maxConnectionsPerAccount { return true }
+        let verified = isVerified(credentials)
+        let replaceable = idle[account, default: []].filter { !verified || $0.credentials != credentials }.count
+        return replaceable > inFlight
+    }
+
+    /// Gives a freshly logged-in connection a slot: a free one, else the longest-idle connection of
+    /// another account (global bound) or of its own account (per-account bound) is closed. Only a
+    /// connection whose LOGIN succeeded gets here, so failed logins never evict anybody.
+    private func place(_ connection: IMAPConnection, credentials: IMAPCredentials, until deadline: ContinuousClock.Instant) async throws {
+        let account = credentials.user
+        while true {
+            if openPerAccount[account, default: 0] < configuration.maxConnectionsPerAccount {
+                if statistics.open >= configuration.maxConnectionsTotal { evictOldestIdle(preferring: nil, credentials: nil) }
+                if statistics.open < configuration.maxConnectionsTotal { break }
+            } else if evictOldestIdle(preferring: account, credentials: credentials) {
+                continue
+            }
+            do {
+                try await waitForRelease(until: deadline)
+            } catch {
+                await connection.logout()
+                throw error
+            }
+            guard !shutDown else {
+                await connection.logout()
+                throw IMAPError.connectionClosed(reason: "the connection pool is shut down")
+            }
+        }
+        statistics.open += 1
+        openPerAccount[account, default: 0] += 1
+    }
+
     private func takeIdle(_ credentials: IMAPCredentials) async -> IMAPConnection? {
-        while var list = idle[credentials], let entry = list.popLast() {
-            idle[credentials] = list.isEmpty ? nil : list
+        let account = credentials.user
+        while let index = idle[account]?.lastIndex(where: { $0.credentials == credentials }) {
+            let entry = idle[account]!.remove(at: index)
+            if idle[account]!.isEmpty { idle[account] = nil }
             let idleFor = ContinuousClock.now - entry.since
             guard entry.connection.isUsable, idleFor < configuration.maxIdleTime else {
                 await entry.connection.logout()
-                discard(entry.connection, account: credentials.user)
+                discard(entry.connection, account: account)
                 continue
             }
             if idleFor >= configuration.healthCheckAfter {
@@ -152,7 +225,7 @@ public actor IMAPConnectionPool {
                     try await entry.connection.noop()
                 } catch {
                     logger.info("idle IMAP connection failed its check; replacing it", metadata: ["error": "\(error)"])
-                    discard(entry.connection, account: credentials.user)
+                    discard(entry.connection, account: account)
                     continue
                 }
             }
@@ -161,27 +234,40 @@ public actor IMAPConnectionPool {
         return nil
     }
 
-    private func open(_ credentials: IMAPCredentials) async throws -> IMAPConnection {
-        // Reserve the slot before suspending, so concurrent leases respect the bounds.
-        statistics.open += 1
-        openPerAccount[credentials.user, default: 0] += 1
-        do {
-            let connection = try await IMAPConnection.connect(to: server, eventLoopGroup: eventLoopGroup, logger: logger)
-            do {
-                try await connection.login(credentials)
-            } catch {
-                connection.close()
-                throw error
-            }
-            statistics.created += 1
-            logger.debug("opened IMAP connection", metadata: ["account": "\(credentials)"])
-            return connection
-        } catch {
-            statistics.open -= 1
-            openPerAccount[credentials.user, default: 1] -= 1
+    /// Connects and logs in, outside the connection slots. A refused LOGIN forgets every idle
+    /// connection of those credentials (the password changed) and is thrown.
+    private func logIn(_ credentials: IMAPCredentials) async throws -> IMAPConnection {
+        let account = credentials.user
+        loggingInPerAccount[account, default: 0] += 1
+        defer {
+            let left = loggingInPerAccount[account, default: 1] - 1
+            loggingInPerAccount[account] = left > 0 ? left : nil
             wakeWaiters()
+        }
+        let connection = try await IMAPConnection.connect(to: server, eventLoopGroup: eventLoopGroup, logger: logger)
+        do {
+            try await connection.login(credentials)
+        } catch {
+            connection.close()
+            if case IMAPError.authenticationFailed = error {
+                statistics.failedLogins += 1
+                forget(credentials)
+            }
             throw error
         }
+        statistics.created += 1
+        verifiedAt[credentials] = .now
+        logger.debug("opened IMAP connection", metadata: ["account": "\(credentials)"])
+        return connection
+    }
+
+    /// The server refused these credentials: their idle connections vouch for nothing any more.
+    private func forget(_ credentials: IMAPCredentials) {
+        verifiedAt[credentials] = nil
+        guard let list = idle[credentials.user] else { return }
+        let (stale, kept) = (list.filter { $0.credentials == credentials }, list.filter { $0.credentials != credentials })
+        idle[credentials.user] = kept.isEmpty ? nil : kept
+        for entry in stale { discard(entry.connection, account: credentials.user) }
     }
 
     private func discard(_ connection: IMAPConnection, account: String) {
@@ -192,18 +278,28 @@ public actor IMAPConnectionPool {
         openPerAccount[account] = remaining > 0 ? remaining : nil
     }
 
-    /// Closes the longest-idle connection of any account to make room under the global bound.
-    private func evictOneIdle() {
-        var oldest: (IMAPCredentials, Int, ContinuousClock.Instant)?
-        for (credentials, list) in idle {
-            for (index, entry) in list.enumerated() where oldest == nil || entry.since < oldest!.2 {
-                oldest = (credentials, index, entry.since)
+    /// Closes one idle connection to make room: of `account` when given (preferring those that
+    /// `credentials` cannot use), else the longest-idle of any account. Returns whether one was closed.
+    @discardableResult
+    private func evictOldestIdle(preferring account: String?, credentials: IMAPCredentials?) -> Bool {
+        var victim: (account: String, index: Int, since: ContinuousClock.Instant, usable: Bool)?
+        for (owner, list) in idle where account == nil || owner == account {
+            for (index, entry) in list.enumerated() {
+                let usable = credentials.map { entry.credentials == $0 } ?? false
+                let better: Bool
+                if let current = victim {
+                    better = (usable == current.usable) ? entry.since < current.since : !usable
+                } else {
+                    better = true
+                }
+                if better { victim = (owner, index, entry.since, usable) }
             }
         }
-        guard let (credentials, index, _) = oldest else { return }
-        let entry = idle[credentials]!.remove(at: index)
-        if idle[credentials]!.isEmpty { idle[credentials] = nil }
-        discard(entry.connection, account: credentials.user)
+        guard let victim else { return false }
+        let entry = idle[victim.account]!.remove(at: victim.index)
+        if idle[victim.account]!.isEmpty { idle[victim.account] = nil }
+        discard(entry.connection, account: victim.account)
+        return true
     }
 
     private func waitForRelease(until deadline: ContinuousClock.Instant) async throws {

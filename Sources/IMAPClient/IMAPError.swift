@@ -22,6 +22,10 @@ public enum IMAPError: Error, Hashable, Sendable, CustomStringConvertible {
     case unsupported(String)
     /// TLS negotiation or certificate verification failed.
     case tls(String)
+    /// The server sent more untagged data for one command (or unasked) than the client keeps
+    /// (``IMAPServerConfiguration/maxUntaggedResponsesPerCommand``, ``IMAPServerConfiguration/maxUntaggedOctetsPerCommand``);
+    /// the connection is closed, as its stream can no longer be trusted.
+    case untaggedLimitExceeded(command: String, limit: String)
 
     public var description: String {
         switch self {
@@ -36,6 +40,7 @@ public enum IMAPError: Error, Hashable, Sendable, CustomStringConvertible {
         case .invalidCommand(let error): "invalid command: \(error)"
         case .unsupported(let text): "unsupported by the server: \(text)"
         case .tls(let text): "TLS: \(text)"
+        case .untaggedLimitExceeded(let command, let limit): "\(command): the server sent \(limit)"
         }
     }
 

@@ -26,14 +26,33 @@ public struct IMAPServerConfiguration: Sendable {
     /// No command line is longer than this (octets, CRLF included); UID sets are split to fit.
     /// RFC 7162 §4 recommends 8,192 to clients.
     public var maxCommandLineLength: Int
+    /// Longest response line (literals excluded), e.g. a `* SEARCH` or `* SORT` answer for a large mailbox.
     public var maxResponseLineLength: Int
+    /// Largest single literal (a message body, a header section).
     public var maxLiteralSize: Int
+    /// Most untagged responses kept for one command (and while no command is in flight). A server
+    /// that sends more fails the command with ``IMAPError/untaggedLimitExceeded(command:limit:)``
+    /// and loses the connection, instead of making the client grow without end (SPEC §4).
+    public var maxUntaggedResponsesPerCommand: Int
+    /// Most octets of untagged responses (as received, literals included) kept for one command
+    /// (and while no command is in flight); beyond it, as for ``maxUntaggedResponsesPerCommand``.
+    public var maxUntaggedOctetsPerCommand: Int
+
+    /// The default ``maxUntaggedResponsesPerCommand``: 500,000, five times the FETCH responses of a
+    /// full sync of a 100,000-message folder (the largest batch is 100,000 messages too). Kept
+    /// parsed, small responses take a few hundred octets each: about 200 MB at the limit.
+    public static let defaultMaxUntaggedResponsesPerCommand = 500_000
+    /// The default ``maxUntaggedOctetsPerCommand``: 256 MiB, over twice what a metadata sync of a
+    /// 100,000-message folder takes (flags, BODYSTRUCTURE and a few header fields: about 1 KiB each).
+    public static let defaultMaxUntaggedOctetsPerCommand = 256 << 20
 
     public init(
         host: String, port: Int = 143, tlsMode: TLSMode = .none,
         tlsConfiguration: TLSConfiguration = .makeClientConfiguration(), serverHostname: String? = nil,
         connectTimeout: Duration = .seconds(10), commandTimeout: Duration = .seconds(120),
-        maxCommandLineLength: Int = 8192, maxResponseLineLength: Int = 32 << 20, maxLiteralSize: Int = 64 << 20
+        maxCommandLineLength: Int = 8192, maxResponseLineLength: Int = 32 << 20, maxLiteralSize: Int = 64 << 20,
+        maxUntaggedResponsesPerCommand: Int = Self.defaultMaxUntaggedResponsesPerCommand,
+        maxUntaggedOctetsPerCommand: Int = Self.defaultMaxUntaggedOctetsPerCommand
     ) {
         self.host = host
         self.port = port
@@ -45,6 +64,8 @@ public struct IMAPServerConfiguration: Sendable {
         self.maxCommandLineLength = maxCommandLineLength
         self.maxResponseLineLength = maxResponseLineLength
         self.maxLiteralSize = maxLiteralSize
+        self.maxUntaggedResponsesPerCommand = maxUntaggedResponsesPerCommand
+        self.maxUntaggedOctetsPerCommand = maxUntaggedOctetsPerCommand
     }
 }
 

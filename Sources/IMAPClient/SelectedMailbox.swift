@@ -11,8 +11,13 @@ public struct SelectedMailbox: Hashable, Sendable {
     /// nil when the server does not keep mod-sequences for this mailbox (NOMODSEQ or no CONDSTORE).
     public var highestModSeq: UInt64?
     public var flags: [Flag] = []
-    /// Flags a STORE can set permanently; contains `\*` when new keywords may be created.
+    /// Flags a STORE can set permanently; contains `\*` when new keywords may be created. When the
+    /// server sent no PERMANENTFLAGS, ``allFlagsPermanent`` (RFC 3501 §6.3.1).
     public var permanentFlags: [Flag] = []
+
+    /// What a mailbox allows when SELECT reports no PERMANENTFLAGS: RFC 3501 §6.3.1 says the client
+    /// should then assume all flags can be changed permanently (system flags, and new keywords).
+    public static let allFlagsPermanent: [Flag] = [.answered, .flagged, .deleted, .seen, .draft, .wildcard]
 
     public init(name: MailboxName, readOnly: Bool) {
         self.name = name

@@ -78,7 +78,7 @@ public struct MailListing: Sendable {
                     from: Self.addresses(envelope?.from ?? []), to: Self.addresses(envelope?.to ?? []),
                     date: HeaderText.iso8601(dateSeconds), size: message.size ?? 0,
                     isUnread: !flags.contains("\\seen"), isFlagged: flags.contains("\\flagged"),
-                    importance: ["low", "normal", "high"][meta.importance], hasAttachments: meta.hasAttachment,
+                    importance: OrderingRules.importanceName(meta.importance), hasAttachments: meta.hasAttachment,
                     labelIds: (message.flags ?? []).compactMap { labelIds[$0.rawValue.lowercased()] },
                     messageId: envelope?.messageID ?? "")
             }

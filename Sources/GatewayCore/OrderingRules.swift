@@ -12,7 +12,12 @@ public enum OrderingRules {
     }
 
     /// RFC-style importance from the priority headers: 0 low, 1 normal, 2 high.
-    /// `X-Priority: 1|2` high, `4|5` low; `Importance: high|low`; `Priority: urgent|non-urgent`.
+    /// `X-Priority: 1|2` high, `3` normal, `4|5` low; `Importance: high|low`; `Priority:
+    /// urgent|non-urgent`; the first header of each name counts. `X-Priority` counts only when its
+    /// value starts with one ASCII digit 1–5 not followed by another digit (`1 (Highest)`); any
+    /// other value (`10`, `-1`, `99999999999999999999`, garbage) is ignored, and the next header
+    /// decides. No number is ever converted, so no value can overflow; work is linear in the size
+    /// of `headers`.
     public static func importance(headers: String) -> Int {
         var fields: [String: String] = [:]
         var current: String?
@@ -31,11 +36,12 @@ public enum OrderingRules {
                 current = nil
             }
         }
-        if let x = fields["x-priority"], let digit = x.first(where: \.isNumber) {
+        if let x = fields["x-priority"]?.utf8, let digit = x.first, x.dropFirst().first.map(isDigit) != true {
             switch digit {
-            case "1", "2": return 2
-            case "4", "5": return 0
-            default: return 1
+            case UInt8(ascii: "1"), UInt8(ascii: "2"): return 2
+            case UInt8(ascii: "3"): return 1
+            case UInt8(ascii: "4"), UInt8(ascii: "5"): return 0
+            default: break
             }
         }
         if let importance = fields["importance"]?.lowercased() {
@@ -49,6 +55,23 @@ public enum OrderingRules {
         }
         return 1
     }
+}
+
+extension OrderingRules {
+    /// The API's name of an importance value: `low` (0), `normal` (1), `high` (2); a value outside
+    /// 0–2 (a cache row written by another version) reads as `normal` rather than trapping.
+    public static func importanceName(_ importance: Int) -> String {
+        switch importance {
+        case 0: "low"
+        case 2: "high"
+        default: "normal"
+        }
+    }
+}
+
+/// Whether `byte` is an ASCII decimal digit.
+private func isDigit(_ byte: UInt8) -> Bool {
+    byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
 }
 
 extension StringProtocol {

@@ -39,6 +39,10 @@ struct BatchWork {
         self.logger = logger
     }
 
+    /// Whether a move chunk is one `UID MOVE` (else COPY + `\Deleted` + UID EXPUNGE, which needs the
+    /// destination's UIDNEXT recorded first to be resumable).
+    var usesServerMove: Bool { useServerMove && connection.capabilities.contains(.move) }
+
     /// Request-level checks that must pass before anything changes.
     mutating func prepare(_ directory: MailboxDirectory, plan: BatchPlan) throws {
         let caps = connection.capabilities
@@ -89,7 +93,7 @@ struct BatchWork {
             return []
         }
         guard selected.uidValidity == group.uidValidity else { return [] }  // stale IDs
-        let existing = try await connection.uidSearch(.uid(group.uids))
+        let existing = try await stillPresent(group.uids)
         guard !existing.isEmpty else { return [] }
 
         let action: BatchChunk.Action
@@ -170,7 +174,7 @@ struct BatchWork {
             return ChunkResult(confirmed: uids, newUIDs: [:], destinationUIDValidity: nil)
 
         case .expunge:
-            if resuming { uids = try await connection.uidSearch(.uid(uids)) }
+            if resuming { uids = try await stillPresent(uids) }
             do {
                 try await connection.uidStore(uids, .add, flags: [.deleted])
                 changedSomething = true
@@ -178,7 +182,7 @@ struct BatchWork {
             } catch IMAPError.commandFailed(let command, _, let text) {
                 logger.info("upstream refused a chunk", metadata: ["command": "\(command)", "reason": "\(text.text)"])
             }
-            let remaining = try await connection.uidSearch(.uid(uids))
+            let remaining = try await stillPresent(uids)
             if !remaining.isEmpty {
                 // Not removed: take back the \Deleted we set, so a later EXPUNGE elsewhere cannot remove them.
                 _ = try? await connection.uidStore(remaining, .remove, flags: [.deleted])
@@ -190,20 +194,20 @@ struct BatchWork {
             var confirmed = UIDSet()
             if resuming && move {
                 // Sources already gone were moved (or copied and expunged) by the interrupted attempt.
-                let present = try await connection.uidSearch(.uid(uids))
+                let present = try await stillPresent(uids)
                 confirmed = uids.subtracting(present)
                 uids = present
             }
             if uids.isEmpty { return ChunkResult(confirmed: confirmed, newUIDs: [:], destinationUIDValidity: nil) }
             if move && useServerMove && connection.capabilities.contains(.move) {
                 do {
-                    let result = try await connection.uidMove(uids, to: destination)
+                    let result = Self.restrict(try await connection.uidMove(uids, to: destination), to: uids)
                     changedSomething = true
-                    let moved = result.newUIDs.isEmpty ? uids.subtracting(try await connection.uidSearch(.uid(uids))) : result.copiedSourceUIDs
+                    let moved = result.newUIDs.isEmpty ? uids.subtracting(try await stillPresent(uids)) : result.copiedSourceUIDs
                     return ChunkResult(confirmed: confirmed.union(moved), newUIDs: result.newUIDs, destinationUIDValidity: result.uidValidity)
                 } catch IMAPError.commandFailed(let command, _, let text) {
                     logger.info("upstream refused a chunk", metadata: ["command": "\(command)", "reason": "\(text.text)"])
-                    let still = try await connection.uidSearch(.uid(uids))
+                    let still = try await stillPresent(uids)
                     return ChunkResult(confirmed: confirmed.union(uids.subtracting(still)), newUIDs: [:], destinationUIDValidity: nil)
                 }
             }
@@ -212,12 +216,12 @@ struct BatchWork {
             var newUIDs: [UInt32: UInt32] = [:]
             var validity: UInt32?
             if resuming, let since = destinationUIDNext {
-                copied = try await alreadyCopied(uids, from: source, to: destination, since: since)
+                copied = try await alreadyCopied(uids, from: source, sourceUIDValidity: chunk.uidValidity, to: destination, since: since)
             }
             let toCopy = uids.subtracting(copied)
             if !toCopy.isEmpty {
                 do {
-                    let result = try await connection.uidCopy(toCopy, to: destination)
+                    let result = Self.restrict(try await connection.uidCopy(toCopy, to: destination), to: toCopy)
                     changedSomething = true
                     copied = copied.union(result.newUIDs.isEmpty ? toCopy : result.copiedSourceUIDs)
                     newUIDs = result.newUIDs
@@ -232,20 +236,38 @@ struct BatchWork {
                 try await connection.uidStore(copied, .add, flags: [.deleted])
                 try await connection.uidExpunge(copied)
             }
-            let removed = copied.subtracting(try await connection.uidSearch(.uid(copied)))
+            let removed = copied.subtracting(try await stillPresent(copied))
             return ChunkResult(confirmed: confirmed.union(removed), newUIDs: newUIDs, destinationUIDValidity: validity)
         }
     }
 
+    /// Which of `uids` still exist in the selected mailbox. The server's answer is intersected with
+    /// what was asked (SPEC §4): a wrong server answering `ALL 1:4294967295` never widens a batch.
+    private func stillPresent(_ uids: UIDSet) async throws -> UIDSet {
+        guard !uids.isEmpty else { return UIDSet() }
+        return try await connection.uidSearch(.uid(uids)).intersection(uids)
+    }
+
+    /// A COPYUID answer cut down to the source UIDs that were asked about, so a server naming
+    /// other messages can neither confirm nor map them.
+    static func restrict(_ result: CopyResult, to asked: UIDSet) -> CopyResult {
+        CopyResult(uidValidity: result.uidValidity, newUIDs: result.newUIDs.filter { asked.contains($0.key) && $0.value > 0 })
+    }
+
     /// The source UIDs that already have a copy in `destination` at or above UIDNEXT `since`,
     /// matched by Message-ID and size. Leaves the source selected.
-    private func alreadyCopied(_ uids: UIDSet, from source: MailboxName, to destination: MailboxName, since: UInt32) async throws -> UIDSet {
+    private func alreadyCopied(
+        _ uids: UIDSet, from source: MailboxName, sourceUIDValidity: UInt32, to destination: MailboxName, since: UInt32
+    ) async throws -> UIDSet {
         let status = try await connection.status(destination, [.uidNext])
         guard let next = status.uidNext, next > since else { return UIDSet() }
         let sources = try await connection.uidFetch(uids, [.rfc822Size, .envelope])
         try await connection.select(destination, readOnly: true)
         let copies = try await connection.uidFetch(UIDSet(ranges: [since...(next - 1)]), [.rfc822Size, .envelope])
-        try await connection.select(source)
+        let reselected = try await connection.select(source)
+        guard reselected.uidValidity == sourceUIDValidity else {
+            throw IMAPError.protocolViolation("UIDVALIDITY of \(source) changed during a resumed copy")
+        }
         var available: [String: Int] = [:]
         for copy in copies {
             guard let id = copy.envelope?.messageID, let size = copy.size else { continue }
@@ -260,6 +282,6 @@ struct BatchWork {
                 found.append(uid)
             }
         }
-        return UIDSet(found)
+        return UIDSet(found).intersection(uids)
     }
 }

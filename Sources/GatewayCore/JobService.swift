@@ -54,7 +54,23 @@ public actor JobService {
     private var running: Set<String> = []
     private var runningPerAccount: [String: Int] = [:]
     private var queue: [(key: String, account: String)] = []
+    /// Keys being written by ``submit``: not yet in the queue, already in the database, so a
+    /// concurrent ``resumeUnfinished`` must not queue them a second time.
+    private var submitting: Set<String> = []
+    /// Credentials to run an account's jobs with; kept only while the account has unfinished jobs.
     private var credentials: [String: IMAPCredentials] = [:]
+    /// How many runners each job key got since start (a job must have one at a time; tests read it).
+    private(set) var runnersStarted: [String: Int] = [:]
+
+    /// Runs between a new job's write and its queueing; tests use it to place a resume exactly in
+    /// that window (the race of issue 13, finding 13). Nil in the server.
+    var afterCreatingJob: (@Sendable () async -> Void)?
+
+    func setAfterCreatingJob(_ hook: (@Sendable () async -> Void)?) { afterCreatingJob = hook }
+
+    /// Accounts whose credentials the server refused while a job ran: their jobs wait for the
+    /// next request that proves a password.
+    private var awaitingCredentials: Set<String> = []
 
     /// - Parameter resumeCredentials: credentials to resume an account's jobs with when its own are
     ///   not known (the master user acting for the account), or nil.
@@ -79,9 +95,17 @@ public actor JobService {
         let job = StoredJob(
             key: key, account: credentials.user, operation: operationJSON, status: "inProgress",
             totalItems: ids.count + failed.count, doneItems: failed.count, failedItems: failed, pendingItems: ids)
-        try await database.createJob(job)
+        submitting.insert(key)
+        do {
+            try await database.createJob(job)
+        } catch {
+            submitting.remove(key)
+            throw error
+        }
+        await afterCreatingJob?()
+        submitting.remove(key)
         self.credentials[credentials.user] = credentials
-        queue.append((key, credentials.user))
+        enqueue(key, account: credentials.user)
         schedule()
         return JobStatus(jobKey: key, status: job.status, progress: job.progress, failedItems: job.failedItems)
     }
@@ -94,11 +118,23 @@ public actor JobService {
 
     /// An account authenticated: remember its credentials and resume its unfinished jobs.
     public func noteCredentials(_ credentials: IMAPCredentials) async {
-        let known = self.credentials[credentials.user]
-        self.credentials[credentials.user] = credentials
-        guard known == nil else { return }
-        await resumeUnfinished(account: credentials.user)
+        let account = credentials.user
+        if self.credentials[account] != nil {
+            // Newer proven credentials replace older ones (a changed password).
+            self.credentials[account] = credentials
+            return
+        }
+        guard awaitingCredentials.contains(account) || !resumeChecked.contains(account) else { return }
+        resumeChecked.insert(account)
+        awaitingCredentials.remove(account)
+        self.credentials[account] = credentials
+        await resumeUnfinished(account: account)
+        forgetCredentialsIfIdle(account)
     }
+
+    /// Accounts already checked for unfinished jobs since start (each is checked once, then again
+    /// only after its jobs waited for credentials).
+    private var resumeChecked: Set<String> = []
 
     /// At start: resume every unfinished job whose account can be logged into now.
     public func resumeAtStart() async {
@@ -130,18 +166,33 @@ public actor JobService {
     private func resumeUnfinished(account: String?) async {
         do {
             for job in try await database.unfinishedJobs() where account == nil || job.account == account {
-                guard !running.contains(job.key), !queue.contains(where: { $0.key == job.key }) else { continue }
                 if credentials[job.account] == nil, let master = resumeCredentials(job.account) {
                     credentials[job.account] = master
                 }
                 guard credentials[job.account] != nil else { continue }
-                logger.info("resuming job", metadata: ["account": "\(job.account)"])
-                queue.append((job.key, job.account))
+                if enqueue(job.key, account: job.account) {
+                    logger.info("resuming job", metadata: ["account": "\(job.account)"])
+                }
             }
         } catch {
             logger.error("cannot read unfinished jobs", metadata: ["error": "\(error)"])
         }
         schedule()
+    }
+
+    /// Queues a job unless it is already queued, running or being submitted: one job never has two
+    /// runners (two would copy the same messages twice).
+    @discardableResult
+    private func enqueue(_ key: String, account: String) -> Bool {
+        guard !running.contains(key), !submitting.contains(key), !queue.contains(where: { $0.key == key }) else { return false }
+        queue.append((key, account))
+        return true
+    }
+
+    /// Credentials are kept only while they are needed to run the account's jobs.
+    private func forgetCredentialsIfIdle(_ account: String) {
+        guard runningPerAccount[account, default: 0] == 0, !queue.contains(where: { $0.account == account }) else { return }
+        credentials[account] = nil
     }
 
     /// Starts queued jobs while the global and per-account limits allow, oldest first.
@@ -154,13 +205,15 @@ public actor JobService {
                 continue
             }
             queue.remove(at: index)
+            runnersStarted[key, default: 0] += 1
             running.insert(key)
             runningPerAccount[account, default: 0] += 1
             Task { await self.runJob(key: key, credentials: credentials) }
         }
     }
 
-    private func runJob(key: String, credentials: IMAPCredentials) async {
+    private func runJob(key: String, credentials initial: IMAPCredentials) async {
+        var credentials = initial
         var attempt = 0
         while true {
             attempt += 1
@@ -169,7 +222,19 @@ public actor JobService {
                     key: key, database: database, pool: pool, configuration: executorConfiguration, logger: logger
                 ).run(credentials: credentials)
                 break
-            } catch let error as GatewayError where error.status < 500 && error.status != 401 {
+            } catch let error where Self.isAuthenticationFailure(error) {
+                // The password changed or was revoked: the job waits, unchanged, for the next
+                // request of this account that proves a password, instead of failing its items.
+                if let newer = self.credentials[credentials.user], newer != credentials {
+                    // A request proved another password while this attempt ran: go on with it.
+                    credentials = newer
+                    continue
+                }
+                logger.info("job waits for valid credentials", metadata: ["account": "\(credentials.user)"])
+                self.credentials[credentials.user] = nil
+                awaitingCredentials.insert(credentials.user)
+                break
+            } catch let error as GatewayError where error.status < 500 {
                 // The request can no longer be carried out (a label or folder was deleted): finish with the rest failed.
                 logger.info("job cannot continue", metadata: ["error": "\(error)"])
                 try? await JobRunner.failRemaining(key: key, database: database)
@@ -184,8 +249,16 @@ public actor JobService {
             }
         }
         running.remove(key)
-        runningPerAccount[credentials.user, default: 1] -= 1
+        let left = runningPerAccount[credentials.user, default: 1] - 1
+        runningPerAccount[credentials.user] = left > 0 ? left : nil
+        forgetCredentialsIfIdle(credentials.user)
         schedule()
+    }
+
+    static func isAuthenticationFailure(_ error: any Error) -> Bool {
+        if case IMAPError.authenticationFailed = error { return true }
+        if let error = error as? GatewayError, error.status == 401 { return true }
+        return false
     }
 
     static func newKey() -> String { RandomToken.make() }

@@ -65,16 +65,12 @@ public struct MailBatchExecutor: Sendable {
     public func submit(_ request: MailBatchRequest, credentials: IMAPCredentials) async throws -> Result {
         let keyword = try await Self.keyword(for: request.operation, account: credentials.user, database: database)
         enum Next: Sendable {
-            case done(BatchOutcome)
+            case run(BatchPlan, badStarts: [String], directory: MailboxDirectory)
             case job(ids: [String], badStarts: [String])
         }
         let next: Next = try await pool.withConnection(credentials) { connection in
             let directory = try await MailboxDirectory.load(connection: connection, database: database, account: credentials.user)
             let (ids, badStarts) = try await resolve(request, directory: directory, account: credentials.user, connection: connection)
-            guard ids.count <= configuration.maxItems else {
-                throw GatewayError.tooLarge(
-                    "tooManyItems", "the batch resolves to \(ids.count) items; at most \(configuration.maxItems) are allowed")
-            }
             let plan = BatchPlan(ids: ids)
             var work = BatchWork(
                 operation: request.operation, keyword: keyword, connection: connection, configuration: configuration, logger: logger)
@@ -82,40 +78,117 @@ public struct MailBatchExecutor: Sendable {
             if jobs != nil, plan.distinctIDs.count > configuration.asyncThreshold {
                 return .job(ids: plan.distinctIDs, badStarts: badStarts)
             }
-            return .done(try await runNow(plan, badStarts: badStarts, work: &work, directory: directory))
+            return .run(plan, badStarts: badStarts, directory: directory)
         }
         switch next {
-        case .done(let outcome):
-            return .completed(outcome)
+        case .run(let plan, let badStarts, let directory):
+            return .completed(
+                try await runNow(plan, badStarts: badStarts, directory: directory, operation: request.operation, keyword: keyword,
+                    credentials: credentials))
         case .job(let ids, let badStarts):
             guard let jobs else { throw GatewayError(status: 500, code: "internalError", message: "no job service") }
             return .started(try await jobs.submit(operation: request.operation, ids: ids, failed: badStarts, credentials: credentials))
         }
     }
 
-    private func runNow(_ plan: BatchPlan, badStarts: [String], work: inout BatchWork, directory: MailboxDirectory) async throws -> BatchOutcome {
+    /// Where a synchronous batch stands: folders not yet planned, chunks planned but not sent, the
+    /// chunk in flight (sent, outcome unknown), and what the server confirmed so far.
+    struct Progress {
+        var folders: ArraySlice<BatchPlan.FolderItems>
+        var planned: ArraySlice<BatchChunk> = []
+        var inFlight: (chunk: BatchChunk, destinationUIDNext: UInt32?)?
         var confirmed = Set<String>()
         var newIds: [String: String] = [:]
-        do {
-            for group in plan.folders {
-                for chunk in try await work.plan(group, directory: directory, maxUIDs: configuration.maxUIDsPerCommand) {
-                    let result = try await work.execute(chunk, resuming: false, destinationUIDNext: nil)
-                    confirmed.formUnion(chunk.clientIDs(result.confirmed.values))
-                    Self.collectNewIds(chunk, result, into: &newIds)
+        /// Whether a command that changes mailboxes was sent (even if its answer never came).
+        var mayHaveChanged = false
+    }
+
+    /// How often a synchronous batch re-connects after its connection broke mid-batch.
+    static let recoveryAttempts = 2
+
+    /// Carries out a planned batch. If the connection breaks, the batch goes on over a fresh one,
+    /// and a chunk whose answer was lost is re-derived from the mailboxes first, exactly as a job
+    /// resumes after a crash (``BatchWork``): a copy whose COPYUID never arrived is not made twice,
+    /// a delete does not leave `\Deleted` behind, and the answer tells what really happened.
+    private func runNow(
+        _ plan: BatchPlan, badStarts: [String], directory: MailboxDirectory, operation: MailBatchOperation, keyword: Flag?,
+        credentials: IMAPCredentials
+    ) async throws -> BatchOutcome {
+        var progress = Progress(folders: plan.folders[...])
+        var attempt = 0
+        while true {
+            do {
+                try await pool.withConnection(credentials) { connection in
+                    var work = BatchWork(
+                        operation: operation, keyword: keyword, connection: connection, configuration: configuration, logger: logger)
+                    try work.prepare(directory, plan: plan)
+                    try await run(&progress, work: &work, directory: directory)
                 }
+                break
+            } catch let error as IMAPError where progress.mayHaveChanged && Self.brokeConnection(error) && attempt < Self.recoveryAttempts {
+                attempt += 1
+                logger.warning(
+                    "connection broke during a batch; resuming on a fresh one", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
+            } catch let error as IMAPError where progress.mayHaveChanged {
+                guard Self.brokeConnection(error) else {
+                    // The server refused a step after others were done: the unconfirmed rest fails.
+                    logger.warning("batch interrupted by an upstream refusal", metadata: ["error": "\(error)"])
+                    break
+                }
+                throw GatewayError(
+                    status: 502, code: "upstreamInterrupted",
+                    message: "the IMAP connection broke repeatedly while changes were in flight; some items may have been "
+                        + "carried out: list the folders before retrying (\(error))")
+            } catch let error as IMAPError {
+                throw GatewayError(error)
             }
-        } catch let error as IMAPError where work.changedSomething {
-            // Part of the batch was carried out: report the unconfirmed rest as failed.
-            logger.warning("batch interrupted by an upstream failure", metadata: ["error": "\(error)"])
-        } catch let error as IMAPError {
-            throw GatewayError(error)
         }
-        let failed = plan.ordered(Set(plan.distinctIDs).subtracting(confirmed))
-        let outcome = BatchOutcome(failedItems: badStarts + failed.filter { !badStarts.contains($0) }, newIds: newIds)
+        let failed = plan.ordered(Set(plan.distinctIDs).subtracting(progress.confirmed))
+        let outcome = BatchOutcome(failedItems: badStarts + failed.filter { !badStarts.contains($0) }, newIds: progress.newIds)
         ordering.metrics.increment(.batchRequests)
         ordering.metrics.increment(.batchItems, by: plan.distinctIDs.count + badStarts.count)
         ordering.metrics.increment(.batchFailedItems, by: outcome.failedItems.count)
         return outcome
+    }
+
+    private func run(_ progress: inout Progress, work: inout BatchWork, directory: MailboxDirectory) async throws {
+        while true {
+            if let (chunk, destinationUIDNext) = progress.inFlight {
+                // The answer to this chunk was lost with the old connection: re-derive what it did.
+                let result = try await work.execute(chunk, resuming: true, destinationUIDNext: destinationUIDNext)
+                collect(chunk, result, into: &progress)
+                continue
+            }
+            if let chunk = progress.planned.first {
+                var destinationUIDNext: UInt32?
+                if case .transfer(let move, _, let mailbox, _) = chunk.action, !(move && work.usesServerMove) {
+                    destinationUIDNext = try await work.connection.status(MailboxName(wire: mailbox), [.uidNext]).uidNext
+                }
+                progress.planned.removeFirst()
+                progress.inFlight = (chunk, destinationUIDNext)
+                if case .none = chunk.action {} else { progress.mayHaveChanged = true }
+                let result = try await work.execute(chunk, resuming: false, destinationUIDNext: destinationUIDNext)
+                collect(chunk, result, into: &progress)
+                continue
+            }
+            guard let group = progress.folders.first else { return }
+            progress.planned = try await work.plan(group, directory: directory, maxUIDs: configuration.maxUIDsPerCommand)[...]
+            progress.folders.removeFirst()
+        }
+    }
+
+    private func collect(_ chunk: BatchChunk, _ result: ChunkResult, into progress: inout Progress) {
+        progress.inFlight = nil
+        progress.confirmed.formUnion(chunk.clientIDs(result.confirmed.values))
+        Self.collectNewIds(chunk, result, into: &progress.newIds)
+    }
+
+    /// Errors after which the connection's state is unknown (as opposed to a server's NO or BAD).
+    static func brokeConnection(_ error: IMAPError) -> Bool {
+        switch error {
+        case .connectionClosed, .timeout, .protocolViolation, .tls, .untaggedLimitExceeded: true
+        default: false
+        }
     }
 
     static func collectNewIds(_ chunk: BatchChunk, _ result: ChunkResult, into newIds: inout [String: String]) {
@@ -147,8 +220,21 @@ public struct MailBatchExecutor: Sendable {
     private func resolve(
         _ request: MailBatchRequest, directory: MailboxDirectory, account: String, connection: IMAPConnection
     ) async throws -> (ids: [String], badStarts: [String]) {
-        guard !request.ranges.isEmpty, let order = request.order else { return (request.ids, []) }
-        var ids = request.ids
+        // The limit is checked as items are added, so a request of 100 ranges × 100,000 stops at the
+        // first item over the limit instead of being resolved whole first (issue 13, finding 5).
+        var distinct = Set<String>()
+        func admit(_ id: String) throws -> Bool {
+            guard distinct.insert(id).inserted else { return false }
+            guard distinct.count <= configuration.maxItems else {
+                throw GatewayError.tooLarge(
+                    "tooManyItems", "the batch resolves to more than \(configuration.maxItems) items, the most allowed")
+            }
+            return true
+        }
+        var ids: [String] = []
+        ids.reserveCapacity(min(request.ids.count, configuration.maxItems))
+        for id in request.ids where try admit(id) { ids.append(id) }
+        guard !request.ranges.isEmpty, let order = request.order else { return (ids, []) }
         var badStarts: [String] = []
         var orders: [String: (uidValidity: UInt32, uids: [UInt32], positions: [UInt32: Int])] = [:]
         for range in request.ranges {
@@ -169,8 +255,11 @@ public struct MailBatchExecutor: Sendable {
                 badStarts.append(range.start)
                 continue
             }
-            let end = min(listing.uids.count, index + range.limit)
-            ids += listing.uids[index..<end].map { MailID(folderId: folder.id, uidValidity: listing.uidValidity, uid: $0).encoded }
+            let end = index + min(listing.uids.count - index, max(range.limit, 0))
+            for uid in listing.uids[index..<end] {
+                let id = MailID(folderId: folder.id, uidValidity: listing.uidValidity, uid: uid).encoded
+                if try admit(id) { ids.append(id) }
+            }
         }
         return (ids, badStarts)
     }

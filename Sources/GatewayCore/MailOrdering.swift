@@ -81,6 +81,9 @@ public struct MailOrdering: Sendable {
         return (validity, uids)
     }
 
+    /// Most messages one metadata `UID FETCH` asks about.
+    static let metadataFetchBatch = 5000
+
     /// Brings the folder's metadata cache up to date: new UIDs since the recorded UIDNEXT, flags
     /// changed since the recorded HIGHESTMODSEQ (CONDSTORE `CHANGEDSINCE`), expunged UIDs dropped.
     /// Without CONDSTORE, or after a UIDVALIDITY change, it refetches the folder.
@@ -97,9 +100,23 @@ public struct MailOrdering: Sendable {
         let full: [FetchItem] = [.flags, .modSeq, .bodyStructure, .headerFields(["X-Priority", "Importance", "Priority"])]
         guard let previous, previous.uidValidity == validity, let modSeq, previous.highestModSeq > 0 else {
             metrics.increment(.metadataFullSyncs)
-            let fetched = uidNext > 1 ? try await connection.uidFetch(UIDSet(ranges: [1...(uidNext - 1)]), full) : []
-            try await database.applyMetaSync(
-                account: account, folderId: folder.id, reset: true, removed: [], changed: fetched.compactMap(Self.meta), state: state)
+            // In pieces of `metadataFetchBatch` UIDs, each its own command (own timeout, bounded
+            // memory) and saved as it arrives. Until the last piece, the saved state says "known
+            // up to this UID, as of this HIGHESTMODSEQ", so an interrupted sync resumes
+            // incrementally instead of starting over (issue 13, finding 6).
+            let existing = uidNext > 1 ? try await connection.uidSearch(.all).intersection(UIDSet(ranges: [1...(uidNext - 1)])) : UIDSet()
+            let pieces = existing.split(maxCount: Self.metadataFetchBatch)
+            if pieces.isEmpty {
+                try await database.applyMetaSync(account: account, folderId: folder.id, reset: true, removed: [], changed: [], state: state)
+            }
+            for (index, piece) in pieces.enumerated() {
+                let fetched = try await connection.uidFetch(piece, full)
+                let last = index == pieces.count - 1
+                let partial = FolderSyncState(uidValidity: validity, uidNext: (piece.max ?? 0) + 1, highestModSeq: modSeq ?? 0)
+                try await database.applyMetaSync(
+                    account: account, folderId: folder.id, reset: index == 0, removed: [], changed: fetched.compactMap(Self.meta),
+                    state: last ? state : partial)
+            }
             return try await database.messageMeta(account: account, folderId: folder.id)
         }
         metrics.increment(.metadataIncrementalSyncs)

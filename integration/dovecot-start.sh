@@ -18,7 +18,8 @@
 #   DOVECOT_FOREGROUND=1  run `dovecot -F` in the foreground (containers); log to stderr
 # Users (passwd-file, {PLAIN}): alice/alice-secret, bob/bob-secret, carol/carol-secret,
 # dave, eve, frank, gina (<name>-secret): the tests' accounts for 10,000–100,000-message
-# folders, one per heavy test, since many parallel sessions of one user on huge folders once
+# folders, one per heavy test; hana (hostile mail), ivan (password change, its passwd line is
+# rewritten by a test), judy (login flood), kate (API fuzzing, integration/fuzz-api.sh), leo (job hardening), since many parallel sessions of one user on huge folders once
 # made Dovecot's fcntl locking fail with EDEADLK and panic the session;
 # master user gateway-master/master-secret (LOGIN "alice*gateway-master" or SASL PLAIN
 # with authzid alice). Writes ${DOVECOT_TEST_DIR}/env with `export IMAP_TEST_...` lines.
@@ -99,6 +100,11 @@ dave:{PLAIN}dave-secret
 eve:{PLAIN}eve-secret
 frank:{PLAIN}frank-secret
 gina:{PLAIN}gina-secret
+hana:{PLAIN}hana-secret
+ivan:{PLAIN}ivan-secret
+judy:{PLAIN}judy-secret
+kate:{PLAIN}kate-secret
+leo:{PLAIN}leo-secret
 EOF
 cat > "$STATE/auth/masters" <<'EOF'
 gateway-master:{PLAIN}master-secret
@@ -261,6 +267,16 @@ export IMAP_TEST_USER6=frank
 export IMAP_TEST_PASS6=frank-secret
 export IMAP_TEST_USER7=gina
 export IMAP_TEST_PASS7=gina-secret
+export IMAP_TEST_USER8=hana
+export IMAP_TEST_PASS8=hana-secret
+export IMAP_TEST_USER9=ivan
+export IMAP_TEST_PASS9=ivan-secret
+export IMAP_TEST_USER10=judy
+export IMAP_TEST_PASS10=judy-secret
+export IMAP_TEST_USER11=kate
+export IMAP_TEST_PASS11=kate-secret
+export IMAP_TEST_USER12=leo
+export IMAP_TEST_PASS12=leo-secret
 export IMAP_TEST_MASTER_USER=gateway-master
 export IMAP_TEST_MASTER_PASS=master-secret
 EOF

@@ -7,12 +7,15 @@ public struct GatewayError: Error, Hashable, Sendable, CustomStringConvertible {
     public var code: String
     public var message: String
     public var field: String?
+    /// Seconds the client should wait before trying again (`Retry-After`), for 429 and 503.
+    public var retryAfterSeconds: Int?
 
-    public init(status: Int, code: String, message: String, field: String? = nil) {
+    public init(status: Int, code: String, message: String, field: String? = nil, retryAfterSeconds: Int? = nil) {
         self.status = status
         self.code = code
         self.message = message
         self.field = field
+        self.retryAfterSeconds = retryAfterSeconds
     }
 
     public var description: String { "\(status) \(code): \(message)" }
@@ -39,6 +42,14 @@ public struct GatewayError: Error, Hashable, Sendable, CustomStringConvertible {
         GatewayError(status: 422, code: code, message: message, field: field)
     }
 
+    /// Too many failed logins for a user name or from an address (SPEC §3): try again later.
+    public static func tooManyLoginFailures(retryAfterSeconds: Int) -> GatewayError {
+        GatewayError(
+            status: 429, code: "tooManyLoginFailures",
+            message: "too many failed logins for this user or from this address; try again in \(retryAfterSeconds) s",
+            retryAfterSeconds: retryAfterSeconds)
+    }
+
     public static func notImplemented(_ code: String, _ message: String, field: String? = nil) -> GatewayError {
         GatewayError(status: 501, code: code, message: message, field: field)
     }
@@ -60,7 +71,7 @@ public struct GatewayError: Error, Hashable, Sendable, CustomStringConvertible {
             self.init(status: 504, code: "upstreamTimeout", message: "IMAP server did not answer in time: \(error)")
         case .unsupported:
             self = .upstreamUnsupported("\(error)")
-        case .commandFailed, .connectionClosed, .protocolViolation, .tls, .invalidCommand:
+        case .commandFailed, .connectionClosed, .protocolViolation, .tls, .invalidCommand, .untaggedLimitExceeded:
             self.init(status: 502, code: "upstreamRefused", message: "IMAP server refused or failed: \(error)")
         }
     }

@@ -10,7 +10,15 @@ import ServiceLifecycle
 /// Wires the gateway: database, IMAP pool, batch engine and routes, as one Hummingbird application.
 /// The executable runs it; tests drive it over real HTTP.
 public enum GatewayApplication {
+    /// Settings that cannot work (``GatewayConfiguration/problems()``), all of them in one error.
+    public struct ConfigurationRejected: Error, CustomStringConvertible {
+        public var problems: [GatewayConfiguration.InvalidSetting]
+        public var description: String { problems.map(\.description).joined(separator: "; ") }
+    }
+
     public static func build(configuration: GatewayConfiguration, logger: Logger) throws -> some ApplicationProtocol {
+        let problems = configuration.problems()
+        guard problems.isEmpty else { throw ConfigurationRejected(problems: problems) }
         let database = try GatewayDatabase(path: configuration.databasePath)
         let pool = IMAPConnectionPool(server: configuration.imap, configuration: configuration.pool, logger: logger)
         let executorConfiguration = MailBatchExecutor.Configuration(
@@ -51,19 +59,31 @@ public enum GatewayApplication {
         struct Health: Encodable { var status: String }
         router.get("api") { _, _ in JSONResponse.make(Version(apiVersion: "v1", serverVersion: configuration.serverVersion)) }
         router.get("healthz") { _, _ in JSONResponse.make(Health(status: "ok")) }
-        router.get("metrics") { _, _ in
-            Response(
-                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                body: .init(byteBuffer: .init(string: metrics.prometheusText())))
+        if configuration.metricsAccess != .off {
+            let token = configuration.metricsToken.map { Array("Bearer \($0)".utf8) }
+            router.get("metrics") { request, _ in
+                if configuration.metricsAccess == .token {
+                    guard let token, let given = request.headers[.authorization],
+                        AuthMiddleware.constantTimeEqual(Array(given.utf8), token)
+                    else { throw GatewayError.unauthorized }
+                }
+                return Response(
+                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                    body: .init(byteBuffer: .init(string: metrics.prometheusText())))
+            }
         }
         let openAPI = OpenAPIDocument.load()
         router.get("api/v1/openapi.yaml") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: .init(bytes: openAPI)))
         }
 
-        let sessions = SessionStore(idleTimeout: configuration.sessionIdleTimeout)
+        let sessions = SessionStore(
+            limits: .init(
+                idleTimeout: configuration.sessionIdleTimeout, lifetime: configuration.sessionLifetime,
+                maxPerAccount: configuration.maxSessionsPerAccount))
+        let throttle = SharedLoginThrottle(configuration: configuration.loginThrottle)
         let api = router.group("api/v1").add(
-            middleware: AuthMiddleware(configuration: configuration, sessions: sessions, pool: pool, jobs: jobs))
+            middleware: AuthMiddleware(configuration: configuration, sessions: sessions, pool: pool, jobs: jobs, throttle: throttle))
         let executor = MailBatchExecutor(
             pool: pool, database: database, ordering: ordering, jobs: jobs, configuration: executorConfiguration, logger: logger)
         MailController(listing: MailListing(pool: pool, database: database, ordering: ordering), configuration: configuration)
@@ -73,6 +93,8 @@ public enum GatewayApplication {
             pool: pool, database: database, labels: LabelService(pool: pool, database: database, logger: logger),
             sessions: sessions, configuration: configuration
         ).add(to: api)
+        // After every route, so that it wraps only the not-found responder: 405 + Allow for known paths.
+        router.add(middleware: MethodNotAllowedMiddleware<GatewayRequestContext>(routes: router.routes))
         return router
     }
 }

@@ -11,6 +11,32 @@ public struct GatewayConfiguration: Sendable {
         case trusted
     }
 
+    /// Who may read `GET /metrics` (`metrics.access`).
+    public enum MetricsAccess: String, Sendable {
+        /// Anyone who reaches the HTTP port: the counters name no account, and the port is
+        /// loopback by default.
+        case open
+        /// Only callers sending `Authorization: Bearer <metrics.token>`.
+        case token
+        /// Not served at all.
+        case off
+    }
+
+    /// A setting that cannot work, found before the gateway starts.
+    public struct InvalidSetting: Error, Hashable, CustomStringConvertible {
+        public var key: String
+        public var reason: String
+        public var description: String { "configuration \(key): \(reason)" }
+
+        public init(key: String, reason: String) {
+            self.key = key
+            self.reason = reason
+        }
+    }
+
+    /// The shortest trusted key accepted (SPEC §3).
+    public static let minimumTrustedKeyLength = 32
+
     public var httpHost = "127.0.0.1"
     public var httpPort = 8080
     public var imap: IMAPServerConfiguration
@@ -34,7 +60,63 @@ public struct GatewayConfiguration: Sendable {
     public var masterUser: String?
     public var masterPassword: String?
     public var sessionIdleTimeout: Duration = .seconds(1800)
+    /// A session ends this long after login, however busy (`auth.sessionLifetime`).
+    public var sessionLifetime: Duration = .seconds(43_200)
+    /// Most sessions one account may hold; a new one ends the least recently used.
+    public var maxSessionsPerAccount = 32
+    /// Failed-login throttling per user name and per client address.
+    public var loginThrottle = LoginThrottle.Configuration()
+    public var metricsAccess = MetricsAccess.open
+    public var metricsToken: String?
     public var serverVersion = "0.1.0"
 
     public init(imap: IMAPServerConfiguration) { self.imap = imap }
+
+    /// Every problem that would stop the gateway from working safely, as one error per key; the
+    /// executable refuses to start on any (a careless value must never mean "anyone", or crash later).
+    public func problems() -> [InvalidSetting] {
+        var problems: [InvalidSetting] = []
+        func require(_ ok: Bool, _ key: String, _ reason: String) {
+            if !ok { problems.append(InvalidSetting(key: key, reason: reason)) }
+        }
+        require((0...65_535).contains(httpPort), "http.port", "must be 0…65535")
+        require(!httpHost.isEmpty, "http.host", "must not be empty")
+        require((1...65_535).contains(imap.port), "imap.port", "must be 1…65535")
+        require(!imap.host.isEmpty, "imap.host", "must not be empty")
+        require(imap.maxCommandLineLength >= 1024, "imap.maxLineLength", "must be at least 1024 octets")
+        require(imap.commandTimeout > .zero, "imap.commandTimeoutSeconds", "must be positive")
+        require(pool.maxConnectionsPerAccount >= 1, "imap.pool.maxPerAccount", "must be at least 1")
+        require(pool.maxConnectionsTotal >= pool.maxConnectionsPerAccount, "imap.pool.maxTotal", "must be at least imap.pool.maxPerAccount")
+        require(pool.maxConcurrentLogins >= 1, "imap.pool.maxConcurrentLogins", "must be at least 1")
+        require(pool.verifyInterval > .zero, "auth.verifySeconds", "must be positive")
+        require(!databasePath.isEmpty, "database.path", "must not be empty")
+        require(asyncThreshold >= 1, "batch.asyncThreshold", "must be at least 1")
+        require(maxItems >= 1, "batch.maxItems", "must be at least 1")
+        require(maxRanges >= 1, "batch.maxRanges", "must be at least 1")
+        require(jobChunkSize >= 1, "jobs.chunkSize", "must be at least 1")
+        require(jobs.maxConcurrentJobs >= 1, "jobs.maxConcurrent", "must be at least 1")
+        require(jobs.maxJobsPerAccount >= 1, "jobs.maxPerAccount", "must be at least 1")
+        require(jobs.retention >= .zero, "jobs.retentionSeconds", "must not be negative")
+        require(maxListLimit >= 1, "listing.maxLimit", "must be at least 1")
+        require(maxBodySize >= 1024, "http.maxBodySize", "must be at least 1024 octets")
+        require(sessionIdleTimeout > .zero, "auth.sessionIdleTimeout", "must be positive")
+        require(sessionLifetime > .zero, "auth.sessionLifetime", "must be positive")
+        require(maxSessionsPerAccount >= 1, "auth.maxSessionsPerAccount", "must be at least 1")
+        for (name, limit) in [("perUser", loginThrottle.perUser), ("perAddress", loginThrottle.perAddress)] {
+            require(limit.burst >= 1, "auth.throttle.\(name)Burst", "must be at least 1")
+            require(limit.refill > .zero, "auth.throttle.\(name)RefillSeconds", "must be positive")
+        }
+        if authMode == .trusted {
+            let keyLength = trustedKey?.count ?? 0
+            require(
+                keyLength >= Self.minimumTrustedKeyLength, "auth.trustedKey",
+                "trusted mode needs a secret of at least \(Self.minimumTrustedKeyLength) characters (got \(keyLength))")
+            require(!(masterUser ?? "").isEmpty, "auth.masterUser", "trusted mode needs the master user")
+            require(!(masterPassword ?? "").isEmpty, "auth.masterPassword", "trusted mode needs the master user's password")
+        }
+        if metricsAccess == .token {
+            require((metricsToken ?? "").count >= 16, "metrics.token", "metrics.access = token needs a token of at least 16 characters")
+        }
+        return problems
+    }
 }

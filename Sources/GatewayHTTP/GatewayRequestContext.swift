@@ -2,6 +2,7 @@ import GatewayCore
 import HTTPTypes
 import Hummingbird
 import IMAPClient
+import NIOCore
 
 /// The request context of every route: Hummingbird's core storage plus the authenticated account.
 public struct GatewayRequestContext: RequestContext {
@@ -11,8 +12,12 @@ public struct GatewayRequestContext: RequestContext {
     /// The session the request came with, if any (for logout).
     public var sessionID: String?
 
+    /// The client's IP address (the TCP peer), for throttling failed logins per address.
+    public let clientAddress: String?
+
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        clientAddress = source.channel.remoteAddress?.ipAddress
     }
 
     /// The credentials, for routes behind ``AuthMiddleware``.

@@ -3,46 +3,79 @@ import Foundation
 import GatewayCore
 import IMAPClient
 
-/// Sessions from `POST /api/v1/login`: random 256-bit IDs, kept only as SHA-256 hashes, in memory,
-/// expiring after an idle time. A gateway restart ends every session (clients log in again);
-/// that keeps passwords off the disk.
+/// Sessions from `POST /api/v1/login`: random 256-bit IDs, kept only as SHA-256 hashes, in memory.
+/// A session ends after an idle time, after an absolute lifetime however busy it is, when its
+/// account opens more than `maxPerAccount` sessions (the oldest goes), or when the IMAP server
+/// refuses its password (the auth middleware re-proves it like any other credentials). A gateway
+/// restart ends every session (clients log in again); that keeps passwords off the disk.
 actor SessionStore {
+    /// Limits of sessions (`auth.sessionIdleTimeout`, `auth.sessionLifetime`, `auth.maxSessionsPerAccount`).
+    struct Limits: Sendable {
+        var idleTimeout: Duration
+        var lifetime: Duration
+        var maxPerAccount: Int
+    }
+
     private struct Entry {
         var credentials: IMAPCredentials
+        var created: ContinuousClock.Instant
         var lastUsed: ContinuousClock.Instant
     }
 
     private var sessions: [String: Entry] = [:]
-    private let idleTimeout: Duration
+    private let limits: Limits
+    private var lastPurge = ContinuousClock.now
 
-    init(idleTimeout: Duration) { self.idleTimeout = idleTimeout }
+    init(limits: Limits) { self.limits = limits }
 
     /// Opens a session; returns its ID (43 characters of base64url).
     func create(for credentials: IMAPCredentials) -> String {
-        let id = RandomToken.make()
         purgeExpired()
-        sessions[Self.hash(id)] = Entry(credentials: credentials, lastUsed: .now)
+        let id = RandomToken.make()
+        let now = ContinuousClock.now
+        sessions[Self.hash(id)] = Entry(credentials: credentials, created: now, lastUsed: now)
+        let mine = sessions.filter { $0.value.credentials.user == credentials.user }
+        if mine.count > limits.maxPerAccount {
+            for (key, _) in mine.sorted(by: { $0.value.lastUsed < $1.value.lastUsed }).prefix(mine.count - limits.maxPerAccount) {
+                sessions[key] = nil
+            }
+        }
         return id
     }
 
     /// The session's credentials, refreshing its idle time; nil if unknown or expired.
     func credentials(for id: String) -> IMAPCredentials? {
+        let now = ContinuousClock.now
+        if now - lastPurge > .seconds(60) { purgeExpired() }
         let key = Self.hash(id)
         guard var entry = sessions[key] else { return nil }
-        guard ContinuousClock.now - entry.lastUsed < idleTimeout else {
+        guard isAlive(entry, now: now) else {
             sessions[key] = nil
             return nil
         }
-        entry.lastUsed = .now
+        entry.lastUsed = now
         sessions[key] = entry
         return entry.credentials
     }
 
     func remove(_ id: String) { sessions[Self.hash(id)] = nil }
 
+    /// Ends every session of these exact credentials (the server refused them).
+    func removeAll(with credentials: IMAPCredentials) {
+        sessions = sessions.filter { $0.value.credentials != credentials }
+    }
+
+    /// Sessions open now (for tests).
+    var count: Int { sessions.count }
+
+    private func isAlive(_ entry: Entry, now: ContinuousClock.Instant) -> Bool {
+        now - entry.lastUsed < limits.idleTimeout && now - entry.created < limits.lifetime
+    }
+
     private func purgeExpired() {
         let now = ContinuousClock.now
-        sessions = sessions.filter { now - $0.value.lastUsed < idleTimeout }
+        lastPurge = now
+        sessions = sessions.filter { isAlive($0.value, now: now) }
     }
 
     private static func hash(_ id: String) -> String {

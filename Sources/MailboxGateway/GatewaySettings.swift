@@ -66,8 +66,25 @@ struct GatewaySettings {
         gateway.masterUser = reader.string(forKey: "auth.masterUser")
         gateway.masterPassword = reader.string(forKey: "auth.masterPassword", isSecret: true)
         gateway.sessionIdleTimeout = .seconds(reader.int(forKey: "auth.sessionIdleTimeout", default: 1800))
-        if mode == .trusted, gateway.trustedKey == nil || gateway.masterUser == nil || gateway.masterPassword == nil {
-            throw InvalidSetting(key: "auth.mode", reason: "trusted mode needs auth.trustedKey, auth.masterUser and auth.masterPassword")
+        gateway.sessionLifetime = .seconds(reader.int(forKey: "auth.sessionLifetime", default: 43_200))
+        gateway.maxSessionsPerAccount = reader.int(forKey: "auth.maxSessionsPerAccount", default: gateway.maxSessionsPerAccount)
+        gateway.pool.verifyInterval = .seconds(reader.int(forKey: "auth.verifySeconds", default: 60))
+        gateway.pool.maxConcurrentLogins = reader.int(forKey: "imap.pool.maxConcurrentLogins", default: gateway.pool.maxConcurrentLogins)
+        let throttle = gateway.loginThrottle
+        gateway.loginThrottle.perUser = .init(
+            burst: reader.int(forKey: "auth.throttle.perUserBurst", default: throttle.perUser.burst),
+            refill: .seconds(reader.int(forKey: "auth.throttle.perUserRefillSeconds", default: Int(throttle.perUser.refill.components.seconds))))
+        gateway.loginThrottle.perAddress = .init(
+            burst: reader.int(forKey: "auth.throttle.perAddressBurst", default: throttle.perAddress.burst),
+            refill: .seconds(
+                reader.int(forKey: "auth.throttle.perAddressRefillSeconds", default: Int(throttle.perAddress.refill.components.seconds))))
+        guard let metricsAccess = GatewayConfiguration.MetricsAccess(rawValue: reader.string(forKey: "metrics.access", default: "open")) else {
+            throw InvalidSetting(key: "metrics.access", reason: "must be open, token or off")
+        }
+        gateway.metricsAccess = metricsAccess
+        gateway.metricsToken = reader.string(forKey: "metrics.token", isSecret: true)
+        if let problem = gateway.problems().first {
+            throw InvalidSetting(key: problem.key, reason: problem.reason)
         }
         guard let level = Logger.Level(rawValue: reader.string(forKey: "log.level", default: "info")) else {
             throw InvalidSetting(key: "log.level", reason: "must be trace, debug, info, notice, warning, error or critical")

@@ -52,12 +52,16 @@ struct AccountEndpointTests {
         }
     }
 
+    /// A trusted key of the length SPEC §3 requires (at least 32 characters).
+    static let frontKey = "front-secret-0123456789abcdef-0123456789"
+
     /// Trusted front mode: the gateway logs in as the master user on behalf of X-Mailbox-User.
     @Test func trustedFrontActsForTheNamedUser() async throws {
         let bed = try TestBed.require()
         try await GatewayHarness.run(configure: {
             $0.authMode = .trusted
-            $0.trustedKey = "front-secret"
+            $0.trustedKey = Self.frontKey
+            $0.loginThrottle.perAddress = .init(burst: 3, refill: .seconds(60))
             $0.masterUser = bed.masterUser
             $0.masterPassword = bed.masterPassword
         }) { gw in
@@ -65,14 +69,14 @@ struct AccountEndpointTests {
             let (validity, uids, _) = try await gw.makeMailbox(box, count: 1)
             let user = HTTPField.Name("X-Mailbox-User")!
             let key = HTTPField.Name("X-Gateway-Key")!
-            let folders = try await gw.request(.get, "/api/v1/folders", auth: nil, headers: [user: "alice", key: "front-secret"])
+            let folders = try await gw.request(.get, "/api/v1/folders", auth: nil, headers: [user: "alice", key: Self.frontKey])
             #expect(folders.status == .ok)
             let items = (folders["items"] as? [[String: Any]]) ?? []
             let folderId = try #require(items.first { $0["name"] as? String == box }?["id"] as? String)
             let id = MailID(folderId: folderId, uidValidity: validity, uid: uids[0]).encoded
             let flagged = try await gw.request(
                 .post, "/api/v1/batch/mails/update", json: ["ids": [id], "isFlagged": true], auth: nil,
-                headers: [user: "alice", key: "front-secret"])
+                headers: [user: "alice", key: Self.frontKey])
             #expect(flagged.status == .ok)
             #expect(flagged.failedItems.isEmpty)
             #expect(try gw.bed.look(box)[uids[0]]?.flags.contains("\\flagged") == true)
@@ -80,6 +84,14 @@ struct AccountEndpointTests {
             #expect(wrongKey.status == .unauthorized)
             let basic = try await gw.request(.get, "/api/v1/folders", auth: gw.bed.alice)
             #expect(basic.status == .unauthorized, "trusted mode accepts only the front's headers")
+            // An empty key never means "anyone" (issue 13, finding 2).
+            let emptyKey = try await gw.request(.get, "/api/v1/folders", auth: nil, headers: [user: "alice", key: ""])
+            #expect(emptyKey.status == .unauthorized)
+            // Wrong keys cost the guesser: after the address's burst, 429 with Retry-After; the right key still works.
+            let throttled = try await gw.request(.get, "/api/v1/folders", auth: nil, headers: [user: "alice", key: "guess-again"])
+            #expect(throttled.status == .tooManyRequests)
+            #expect(throttled.errorCode == "tooManyLoginFailures")
+            #expect(try await gw.request(.get, "/api/v1/folders", auth: nil, headers: [user: "alice", key: Self.frontKey]).status == .ok)
         }
     }
 

@@ -49,7 +49,7 @@ public struct TestBed: Sendable {
             let conf = env["IMAP_TEST_DOVECOT_CONF"], FileManager.default.fileExists(atPath: conf)
         else { return nil }
         var users: [(String, String)] = []
-        for i in 1...7 {
+        for i in 1...12 {
             if let u = env["IMAP_TEST_USER\(i)"], let p = env["IMAP_TEST_PASS\(i)"] { users.append((u, p)) }
         }
         return TestBed(
@@ -68,6 +68,14 @@ public struct TestBed: Sendable {
     public var eve: IMAPCredentials { IMAPCredentials(user: users[4].name, password: users[4].password) }
     public var frank: IMAPCredentials { IMAPCredentials(user: users[5].name, password: users[5].password) }
     public var gina: IMAPCredentials { IMAPCredentials(user: users[6].name, password: users[6].password) }
+    /// The account whose mailbox holds the hostile-mail suite's messages.
+    public var hostileMailAccount: IMAPCredentials { IMAPCredentials(user: users[7].name, password: users[7].password) }
+    /// The account whose password the password-change test rewrites (no other test may use it).
+    public var passwordChangeAccount: IMAPCredentials { IMAPCredentials(user: users[8].name, password: users[8].password) }
+    /// The real account that keeps working while the login-flood test fails thousands of logins.
+    public var floodVictimAccount: IMAPCredentials { IMAPCredentials(user: users[9].name, password: users[9].password) }
+    /// The account of the job-hardening tests (races and refused passwords).
+    public var jobHardeningAccount: IMAPCredentials { IMAPCredentials(user: users[11].name, password: users[11].password) }
 
     public func server(
         tls: IMAPServerConfiguration.TLSMode = .none, trustTestCA: Bool = true, maxCommandLineLength: Int = 8192
@@ -119,6 +127,33 @@ public struct TestBed: Sendable {
             throw DoveadmError(arguments: arguments, message: String(decoding: errorData, as: UTF8.self))
         }
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Changes a user's password in the test bed's passwd-file and waits until Dovecot accepts it on
+    /// a direct IMAP login. Dovecot re-reads the file when its mtime changes, in whole seconds, so the
+    /// mtime is moved forward past any second already seen.
+    public func setPassword(user: String, to password: String) async throws {
+        let path = URL(fileURLWithPath: dovecotConfig).deletingLastPathComponent().appendingPathComponent("auth/users").path
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard let index = lines.firstIndex(where: { $0.hasPrefix("\(user):") }) else { throw DoveadmError(arguments: [path], message: "no user \(user)") }
+        lines[index] = "\(user):{PLAIN}\(password)"
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        let previous = (attributes[.modificationDate] as? Date) ?? Date()
+        try lines.joined(separator: "\n").write(toFile: path, atomically: false, encoding: .utf8)
+        let next = max(previous, Date()).addingTimeInterval(2)
+        try FileManager.default.setAttributes([.modificationDate: next], ofItemAtPath: path)
+        let deadline = ContinuousClock.now + .seconds(15)
+        while true {
+            do {
+                let connection = try await connect(IMAPCredentials(user: user, password: password))
+                await connection.logout()
+                return
+            } catch {
+                guard ContinuousClock.now < deadline else { throw error }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
     }
 
     public struct DoveadmError: Error, CustomStringConvertible {

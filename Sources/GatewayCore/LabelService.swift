@@ -6,9 +6,10 @@ import Logging
 
 /// Labels as IMAP keywords: names the client sees, keywords the server stores, IDs the store keeps.
 ///
-/// A name that is a plain IMAP atom becomes its own keyword (`Work` → `Work`); any other name gets
-/// a generated keyword (`$gw_…`), so user text never reaches the command line as anything but a
-/// validated atom. Keywords already on the server show up as labels named after themselves.
+/// A name that is a plain IMAP atom of at most 50 octets becomes its own keyword (`Work` → `Work`);
+/// any other name gets a generated keyword (`$gw_…`), so user text never reaches the command line
+/// as anything but a validated atom. Keywords already on the server show up as labels named after
+/// themselves.
 public struct LabelService: Sendable {
     let pool: IMAPConnectionPool
     let database: GatewayDatabase
@@ -16,6 +17,10 @@ public struct LabelService: Sendable {
 
     /// Names the reference server refuses.
     static let reservedNames: Set<String> = ["junk", "notjunk", "nonjunk"]
+    /// The longest name used as its own keyword: Dovecot refuses longer keywords by default
+    /// (`mail_max_keyword_length = 50`, "Keyword length too long"), so a longer name, valid as a
+    /// label, gets a generated keyword instead.
+    static let maxNameKeywordLength = 50
     /// Keywords that are server or client bookkeeping, not labels.
     static let systemKeywords: Set<String> = [
         "$hasattachment", "$hasnoattachment", "$forwarded", "$mdnsent", "$junk", "$notjunk", "junk", "notjunk",
@@ -49,16 +54,38 @@ public struct LabelService: Sendable {
         try Self.validate(name)
         var keyword = "$gw_" + RandomKeyword.make()
         let lowered = name.lowercased()
-        if Flag.isValidKeyword(name), !name.hasPrefix("$"), !Self.systemKeywords.contains(lowered),
+        if Flag.isValidKeyword(name), name.utf8.count <= Self.maxNameKeywordLength, !name.hasPrefix("$"),
+            !Self.systemKeywords.contains(lowered),
             try await database.label(account: credentials.user, keyword: name) == nil
         {
             keyword = name
         }
         do {
+            return try await insert(credentials: credentials, name: name, keyword: keyword)
+        } catch let error as GatewayError where error.code == Self.keywordConflictCode && keyword == name {
+            // Another request gave the keyword `name` a label since the check above (a label listing
+            // adopting it from the server): the name is still free, so use a generated keyword.
+            return try await insert(credentials: credentials, name: name, keyword: "$gw_" + RandomKeyword.make())
+        }
+    }
+
+    /// Stores a new label, turning the store's conflicts into 409 answers.
+    private func insert(credentials: IMAPCredentials, name: String, keyword: String) async throws -> StoredLabel {
+        do {
             return try await database.createLabel(account: credentials.user, name: name, keyword: keyword)
         } catch GatewayStoreError.duplicateLabelName {
             throw GatewayError.conflict("labelExists", "a label named \"\(name)\" already exists", field: "name")
+        } catch GatewayStoreError.duplicateLabelKeyword {
+            throw Self.keywordConflict(keyword)
         }
+    }
+
+    static let keywordConflictCode = "labelKeywordExists"
+
+    /// `409 labelKeywordExists`: another label already uses the IMAP keyword; trying again may succeed.
+    public static func keywordConflict(_ keyword: String) -> GatewayError {
+        GatewayError.conflict(
+            keywordConflictCode, "another label already uses the IMAP keyword \"\(keyword)\"; try again", field: "name")
     }
 
     public func rename(credentials: IMAPCredentials, id: String, name: String) async throws -> StoredLabel {
@@ -104,8 +131,10 @@ public struct LabelService: Sendable {
         guard !name.trimmingCharacters(in: .whitespaces).isEmpty else {
             throw GatewayError.badRequest("invalidLabelName", "a label name must not be empty", field: "name")
         }
-        guard name.count <= 128 else {
-            throw GatewayError.badRequest("invalidLabelName", "a label name has at most 128 characters", field: "name")
+        // Counted in Unicode code points, as JSON Schema's maxLength counts them (not grapheme clusters).
+        guard name.unicodeScalars.count <= 128 else {
+            throw GatewayError.badRequest(
+                "invalidLabelName", "a label name has at most 128 characters (Unicode code points)", field: "name")
         }
         guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw GatewayError.badRequest("invalidLabelName", "a label name must not contain control characters", field: "name")

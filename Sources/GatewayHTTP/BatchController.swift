@@ -30,6 +30,31 @@ struct BatchController {
         var isUnread: Bool?
         var isFlagged: Bool?
         var labelId: String?
+
+        enum CodingKeys: String, CodingKey {
+            case ids, ranges, sortInfo, destinationFolderId, isUnread, isFlagged, labelId
+        }
+
+        /// Every field may be left out, but none may be `null`: the schema allows no null, and
+        /// `"sortInfo": null` must not pass as "no sortInfo" (`400 invalidField`).
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            func field<T: Decodable>(_ key: CodingKeys) throws -> T? {
+                guard container.contains(key) else { return nil }
+                if try container.decodeNil(forKey: key) {
+                    throw DecodingError.valueNotFound(
+                        T.self, .init(codingPath: container.codingPath + [key], debugDescription: "null is not allowed"))
+                }
+                return try container.decode(T.self, forKey: key)
+            }
+            ids = try field(.ids)
+            ranges = try field(.ranges)
+            sortInfo = try field(.sortInfo)
+            destinationFolderId = try field(.destinationFolderId)
+            isUnread = try field(.isUnread)
+            isFlagged = try field(.isFlagged)
+            labelId = try field(.labelId)
+        }
     }
 
     /// `{"batchOperationDetails":{"failedItems":[…],"newIds":{…}},"status":"completed","progress":100}`
@@ -71,7 +96,7 @@ struct BatchController {
     func handle(_ endpoint: Endpoint, request: Request, context: GatewayRequestContext) async throws -> Response {
         let credentials = try context.requireCredentials()
         let body: Body = try await JSONBody.decode(Body.self, from: request, limit: configuration.maxBodySize)
-        let batch = try validate(body, endpoint: endpoint)
+        let batch = try Self.validate(body, endpoint: endpoint, configuration: configuration)
         switch try await executor.submit(batch, credentials: credentials) {
         case .completed(let outcome):
             let includeNewIds = endpoint == .copy || endpoint == .move
@@ -88,8 +113,9 @@ struct BatchController {
         }
     }
 
-    /// Schema rules beyond JSON types: SPEC §3 "Errors".
-    func validate(_ body: Body, endpoint: Endpoint) throws -> MailBatchRequest {
+    /// Schema rules beyond JSON types: SPEC §3 "Errors". Needs nothing but the limits, so it is
+    /// testable without a server.
+    static func validate(_ body: Body, endpoint: Endpoint, configuration: GatewayConfiguration) throws -> MailBatchRequest {
         let ids = body.ids ?? []
         let ranges = body.ranges ?? []
         guard !ids.isEmpty || !ranges.isEmpty else {
@@ -118,16 +144,18 @@ struct BatchController {
         case .addLabel: operation = .addLabel(labelId: try required(body.labelId, "labelId"))
         case .removeLabel: operation = .removeLabel(labelId: try required(body.labelId, "labelId"))
         }
-        var order: MailSortOrder?
+        // A sortInfo that is given is checked even when no range needs it: the schema holds for every field sent.
+        let order = try body.sortInfo.map {
+            try Self.sortOrder(field: $0.field, direction: $0.direction, fieldPath: "sortInfo.field", directionPath: "sortInfo.direction")
+        }
         if !ranges.isEmpty {
             guard ranges.count <= configuration.maxRanges else {
                 throw GatewayError.tooLarge(
                     "tooManyRanges", "at most \(configuration.maxRanges) ranges per request, got \(ranges.count)", field: "ranges")
             }
-            guard let sortInfo = body.sortInfo else {
+            guard order != nil else {
                 throw GatewayError.badRequest("missingSortInfo", "\"sortInfo\" is required with \"ranges\"", field: "sortInfo")
             }
-            order = try Self.sortOrder(field: sortInfo.field, direction: sortInfo.direction, fieldPath: "sortInfo.field", directionPath: "sortInfo.direction")
             for (index, range) in ranges.enumerated() {
                 guard range.limit >= 1, range.limit <= configuration.maxItems else {
                     throw GatewayError.badRequest(
@@ -139,7 +167,8 @@ struct BatchController {
             }
         }
         return MailBatchRequest(
-            operation: operation, ids: ids, ranges: ranges.map { MailRange(start: $0.start, limit: $0.limit) }, order: order)
+            operation: operation, ids: ids, ranges: ranges.map { MailRange(start: $0.start, limit: $0.limit) },
+            order: ranges.isEmpty ? nil : order)
     }
 }
 

@@ -34,27 +34,32 @@ struct PasswordChangeTests {
 
                 try await bed.setPassword(user: old.user, to: new.password)
 
-                // The new password is accepted at once: the old connections never lock it out.
-                let started = ContinuousClock.now
+                // The new password is accepted at once: the old connections never lock it out
+                // (before, it waited for a slot and got 504 after the lease timeout).
+                let changed = ContinuousClock.now
                 let fresh = try await gw.request(.get, "/api/v1/folders", auth: new)
                 #expect(fresh.status == .ok, "new password: \(fresh.status) \(fresh.errorCode ?? "")")
-                #expect(ContinuousClock.now - started < .seconds(5))
 
-                // The old password, and the session opened with it, are refused within verifySeconds.
-                let changed = ContinuousClock.now
-                var oldStatus = HTTPResponse.Status.ok
-                var sessionStatus = HTTPResponse.Status.ok
-                while ContinuousClock.now - changed < verify + .seconds(3) {
-                    oldStatus = try await gw.request(.get, "/api/v1/folders", auth: old).status
-                    sessionStatus = try await gw.request(.get, "/api/v1/folders", auth: nil, headers: sessionHeaders).status
-                    if oldStatus == .unauthorized && sessionStatus == .unauthorized { break }
+                // The old password, and the session opened with it, are refused from verifySeconds
+                // after the change on: every request that starts later must be 401.
+                var late: [(Duration, HTTPResponse.Status, HTTPResponse.Status)] = []
+                var firstRefusal: Duration?
+                while ContinuousClock.now - changed < verify + .seconds(6) {
+                    let startedAt = ContinuousClock.now - changed
+                    let oldStatus = try await gw.request(.get, "/api/v1/folders", auth: old).status
+                    let sessionStatus = try await gw.request(.get, "/api/v1/folders", auth: nil, headers: sessionHeaders).status
+                    if oldStatus == .unauthorized && sessionStatus == .unauthorized && firstRefusal == nil { firstRefusal = startedAt }
+                    if startedAt >= verify { late.append((startedAt, oldStatus, sessionStatus)) }
+                    if late.count >= 3 { break }
                     try await Task.sleep(for: .milliseconds(250))
                 }
-                let refusedAfter = ContinuousClock.now - changed
-                #expect(oldStatus == .unauthorized)
-                #expect(sessionStatus == .unauthorized)
-                #expect(refusedAfter <= verify + .seconds(2), "old password refused after \(refusedAfter)")
-                print("password change: new password accepted in \(ContinuousClock.now - started); old one refused after \(refusedAfter)")
+                #expect(!late.isEmpty)
+                for (at, oldStatus, sessionStatus) in late {
+                    #expect(oldStatus == .unauthorized, "old password at \(at) after the change: \(oldStatus)")
+                    #expect(sessionStatus == .unauthorized, "old session at \(at) after the change: \(sessionStatus)")
+                }
+                print("password change: new password accepted at once; old one first refused on a request started "
+                    + "\(firstRefusal.map { "\($0)" } ?? "never") after the change (verifySeconds 3)")
                 // And the new one keeps working.
                 #expect(try await gw.request(.get, "/api/v1/labels", auth: new).status == .ok)
             }

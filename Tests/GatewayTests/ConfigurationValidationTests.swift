@@ -122,3 +122,28 @@ struct MetricsAccessTests {
         }
     }
 }
+
+/// Control characters in Basic credentials are wrong credentials (401 with a challenge), refused
+/// before anything reaches the IMAP server (issue 13, finding 14: they were 502). No Dovecot needed:
+/// the configured server is never asked.
+struct BasicCredentialTests {
+    static let cases: [(String, String)] = [
+        ("CR LF in the user name", "alice\r\nA1 LOGOUT:secret"),
+        ("LF in the password", "alice:sec\nret"),
+        ("NUL in the password", "alice:sec\u{0}ret"),
+        ("TAB in the user name", "ali\tce:secret"),
+        ("empty user", ":secret"),
+        ("empty password", "alice:"),
+    ]
+
+    @Test(arguments: cases)
+    func controlCharactersAreUnauthorized(_ testCase: (String, String)) async throws {
+        let app = try MetricsAccessTests.app { $0.imap.port = 1 }
+        try await app.test(.router) { (client: any TestClientProtocol) async throws in
+            let header = "Basic " + Data(testCase.1.utf8).base64EncodedString()
+            let response = try await client.execute(uri: "/api/v1/folders", method: .get, headers: [.authorization: header])
+            #expect(response.status == .unauthorized, "\(testCase.0)")
+            #expect(response.headers[.wwwAuthenticate]?.hasPrefix("Basic") == true)
+        }
+    }
+}

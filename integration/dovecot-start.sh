@@ -19,7 +19,7 @@
 # Users (passwd-file, {PLAIN}): alice/alice-secret, bob/bob-secret, carol/carol-secret,
 # dave, eve, frank, gina (<name>-secret): the tests' accounts for 10,000–100,000-message
 # folders, one per heavy test; hana (hostile mail), ivan (password change, its passwd line is
-# rewritten by a test), judy (login flood), kate (API fuzzing, integration/fuzz-api.sh), leo (job hardening), since many parallel sessions of one user on huge folders once
+# rewritten by a test), judy (login flood), kate (API fuzzing, integration/fuzz-api.sh), leo (job hardening, small label checks), mona (the piecewise metadata sync of 12,000 messages), since many parallel sessions of one user on huge folders once
 # made Dovecot's fcntl locking fail with EDEADLK and panic the session;
 # master user gateway-master/master-secret (LOGIN "alice*gateway-master" or SASL PLAIN
 # with authzid alice). Writes ${DOVECOT_TEST_DIR}/env with `export IMAP_TEST_...` lines.
@@ -105,6 +105,7 @@ ivan:{PLAIN}ivan-secret
 judy:{PLAIN}judy-secret
 kate:{PLAIN}kate-secret
 leo:{PLAIN}leo-secret
+mona:{PLAIN}mona-secret
 EOF
 cat > "$STATE/auth/masters" <<'EOF'
 gateway-master:{PLAIN}master-secret
@@ -281,6 +282,8 @@ export IMAP_TEST_USER11=kate
 export IMAP_TEST_PASS11=kate-secret
 export IMAP_TEST_USER12=leo
 export IMAP_TEST_PASS12=leo-secret
+export IMAP_TEST_USER13=mona
+export IMAP_TEST_PASS13=mona-secret
 export IMAP_TEST_MASTER_USER=gateway-master
 export IMAP_TEST_MASTER_PASS=master-secret
 EOF

@@ -24,15 +24,21 @@ actor SessionStore {
 
     private var sessions: [String: Entry] = [:]
     private let limits: Limits
-    private var lastPurge = ContinuousClock.now
+    /// The time source (the continuous clock; tests pass a manual one).
+    private let now: @Sendable () -> ContinuousClock.Instant
+    private var lastPurge: ContinuousClock.Instant
 
-    init(limits: Limits) { self.limits = limits }
+    init(limits: Limits, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
+        self.limits = limits
+        self.now = now
+        self.lastPurge = now()
+    }
 
     /// Opens a session; returns its ID (43 characters of base64url).
     func create(for credentials: IMAPCredentials) -> String {
         purgeExpired()
         let id = RandomToken.make()
-        let now = ContinuousClock.now
+        let now = now()
         sessions[Self.hash(id)] = Entry(credentials: credentials, created: now, lastUsed: now)
         let mine = sessions.filter { $0.value.credentials.user == credentials.user }
         if mine.count > limits.maxPerAccount {
@@ -45,7 +51,7 @@ actor SessionStore {
 
     /// The session's credentials, refreshing its idle time; nil if unknown or expired.
     func credentials(for id: String) -> IMAPCredentials? {
-        let now = ContinuousClock.now
+        let now = now()
         if now - lastPurge > .seconds(60) { purgeExpired() }
         let key = Self.hash(id)
         guard var entry = sessions[key] else { return nil }
@@ -73,7 +79,7 @@ actor SessionStore {
     }
 
     private func purgeExpired() {
-        let now = ContinuousClock.now
+        let now = now()
         lastPurge = now
         sessions = sessions.filter { isAlive($0.value, now: now) }
     }

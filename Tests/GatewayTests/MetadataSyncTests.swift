@@ -14,7 +14,7 @@ import Testing
 struct MetadataSyncTests {
     @Test func aFolderLargerThanOneFetchIsListedWhole() async throws {
         try await GatewayHarness.run { gw in
-            let account = gw.bed.jobHardeningAccount
+            let account = gw.bed.metadataSyncAccount
             let box = TestBed.uniqueMailbox("GwMetaPieces")
             let count = 12_000
             try gw.bed.fill(box, count: count, user: account.user)

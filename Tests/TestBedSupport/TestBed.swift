@@ -49,7 +49,7 @@ public struct TestBed: Sendable {
             let conf = env["IMAP_TEST_DOVECOT_CONF"], FileManager.default.fileExists(atPath: conf)
         else { return nil }
         var users: [(String, String)] = []
-        for i in 1...12 {
+        for i in 1...13 {
             if let u = env["IMAP_TEST_USER\(i)"], let p = env["IMAP_TEST_PASS\(i)"] { users.append((u, p)) }
         }
         return TestBed(
@@ -76,6 +76,8 @@ public struct TestBed: Sendable {
     public var floodVictimAccount: IMAPCredentials { IMAPCredentials(user: users[9].name, password: users[9].password) }
     /// The account of the job-hardening tests (races and refused passwords).
     public var jobHardeningAccount: IMAPCredentials { IMAPCredentials(user: users[11].name, password: users[11].password) }
+    /// The account of the metadata-sync test's 12,000-message folder (a heavy folder: an account of its own).
+    public var metadataSyncAccount: IMAPCredentials { IMAPCredentials(user: users[12].name, password: users[12].password) }
 
     public func server(
         tls: IMAPServerConfiguration.TLSMode = .none, trustTestCA: Bool = true, maxCommandLineLength: Int = 8192

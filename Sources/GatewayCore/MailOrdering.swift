@@ -16,10 +16,13 @@ public struct MailOrdering: Sendable {
     let database: GatewayDatabase
     let metrics: GatewayMetrics
     let logger: Logger
+    /// Most messages one metadata `UID FETCH` asks about (`listing.metadataFetchBatch`).
+    let metadataFetchBatch: Int
 
-    public init(database: GatewayDatabase, metrics: GatewayMetrics, logger: Logger) {
+    public init(database: GatewayDatabase, metrics: GatewayMetrics, metadataFetchBatch: Int = 5000, logger: Logger) {
         self.database = database
         self.metrics = metrics
+        self.metadataFetchBatch = max(1, metadataFetchBatch)
         self.logger = logger
     }
 
@@ -81,9 +84,6 @@ public struct MailOrdering: Sendable {
         return (validity, uids)
     }
 
-    /// Most messages one metadata `UID FETCH` asks about.
-    static let metadataFetchBatch = 5000
-
     /// Brings the folder's metadata cache up to date: new UIDs since the recorded UIDNEXT, flags
     /// changed since the recorded HIGHESTMODSEQ (CONDSTORE `CHANGEDSINCE`), expunged UIDs dropped.
     /// Without CONDSTORE, or after a UIDVALIDITY change, it refetches the folder.
@@ -105,7 +105,7 @@ public struct MailOrdering: Sendable {
             // up to this UID, as of this HIGHESTMODSEQ", so an interrupted sync resumes
             // incrementally instead of starting over (issue 13, finding 6).
             let existing = uidNext > 1 ? try await connection.uidSearch(.all).intersection(UIDSet(ranges: [1...(uidNext - 1)])) : UIDSet()
-            let pieces = existing.split(maxCount: Self.metadataFetchBatch)
+            let pieces = existing.split(maxCount: metadataFetchBatch)
             if pieces.isEmpty {
                 try await database.applyMetaSync(account: account, folderId: folder.id, reset: true, removed: [], changed: [], state: state)
             }

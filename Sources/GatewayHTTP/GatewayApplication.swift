@@ -49,7 +49,8 @@ public enum GatewayApplication {
     ) -> Router<GatewayRequestContext> {
         let router = Router(context: GatewayRequestContext.self)
         let metrics = GatewayMetrics()
-        let ordering = MailOrdering(database: database, metrics: metrics, logger: logger)
+        let ordering = MailOrdering(
+            database: database, metrics: metrics, metadataFetchBatch: configuration.metadataFetchBatch, logger: logger)
         router.add(middleware: ErrorMiddleware())
 
         struct Version: Encodable {

@@ -53,6 +53,8 @@ public struct GatewayConfiguration: Sendable {
     public var maxRanges = 100
     /// Largest `limit` of `GET /api/v1/mails`.
     public var maxListLimit = 1000
+    /// Most messages one metadata `UID FETCH` of a listing asks about (`listing.metadataFetchBatch`).
+    public var metadataFetchBatch = 5000
     /// Largest request body, in octets.
     public var maxBodySize = 8 << 20
     public var authMode = AuthMode.password
@@ -98,6 +100,7 @@ public struct GatewayConfiguration: Sendable {
         require(jobs.maxJobsPerAccount >= 1, "jobs.maxPerAccount", "must be at least 1")
         require(jobs.retention >= .zero, "jobs.retentionSeconds", "must not be negative")
         require(maxListLimit >= 1, "listing.maxLimit", "must be at least 1")
+        require(metadataFetchBatch >= 1, "listing.metadataFetchBatch", "must be at least 1")
         require(maxBodySize >= 1024, "http.maxBodySize", "must be at least 1024 octets")
         require(sessionIdleTimeout > .zero, "auth.sessionIdleTimeout", "must be positive")
         require(sessionLifetime > .zero, "auth.sessionLifetime", "must be positive")

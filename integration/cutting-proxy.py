@@ -12,6 +12,7 @@ acted: the case a gateway must not report as "nothing changed" (issue 13, findin
 After --times cuts, it relays everything. Stdlib only; loopback only.
 """
 import argparse
+import os
 import signal
 import socket
 import sys
@@ -100,8 +101,11 @@ def handle(client, target_port, needle):
 
 def main():
     global cuts_left
-    # A parent that ignores SIGTERM (as Swift's service lifecycle does) passes that on: restore it.
+    # A parent that ignores or blocks SIGTERM (as Swift's service lifecycle does) passes that on:
+    # restore it. And end when stdin closes, so the proxy never outlives the test that started it.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+    threading.Thread(target=lambda: (sys.stdin.buffer.read(), os._exit(0)), daemon=True).start()
     parser = argparse.ArgumentParser()
     parser.add_argument("--target-port", type=int, required=True)
     parser.add_argument("--cut", required=True)

@@ -22,8 +22,6 @@ struct BatchWork {
     let configuration: MailBatchExecutor.Configuration
     let logger: Logger
     var destination: FolderInfo?
-    /// Whether something upstream may have changed (after which errors become partial results).
-    var changedSomething = false
     /// Use the server's MOVE when offered; false takes the COPY + `\Deleted` + UID EXPUNGE path
     /// even on a server with MOVE (the path servers without MOVE need; tests exercise it so).
     var useServerMove = true
@@ -165,7 +163,6 @@ struct BatchWork {
         case .store(let add, let remove):
             do {
                 if !add.isEmpty { try await connection.uidStore(uids, .add, flags: add.map(Flag.init)) }
-                changedSomething = true
                 if !remove.isEmpty { try await connection.uidStore(uids, .remove, flags: remove.map(Flag.init)) }
             } catch IMAPError.commandFailed(let command, _, let text) {
                 logger.info("upstream refused a chunk", metadata: ["command": "\(command)", "reason": "\(text.text)"])
@@ -177,7 +174,6 @@ struct BatchWork {
             if resuming { uids = try await stillPresent(uids) }
             do {
                 try await connection.uidStore(uids, .add, flags: [.deleted])
-                changedSomething = true
                 try await connection.uidExpunge(uids)
             } catch IMAPError.commandFailed(let command, _, let text) {
                 logger.info("upstream refused a chunk", metadata: ["command": "\(command)", "reason": "\(text.text)"])
@@ -202,7 +198,6 @@ struct BatchWork {
             if move && useServerMove && connection.capabilities.contains(.move) {
                 do {
                     let result = Self.restrict(try await connection.uidMove(uids, to: destination), to: uids)
-                    changedSomething = true
                     let moved = result.newUIDs.isEmpty ? uids.subtracting(try await stillPresent(uids)) : result.copiedSourceUIDs
                     return ChunkResult(confirmed: confirmed.union(moved), newUIDs: result.newUIDs, destinationUIDValidity: result.uidValidity)
                 } catch IMAPError.commandFailed(let command, _, let text) {
@@ -222,7 +217,6 @@ struct BatchWork {
             if !toCopy.isEmpty {
                 do {
                     let result = Self.restrict(try await connection.uidCopy(toCopy, to: destination), to: toCopy)
-                    changedSomething = true
                     copied = copied.union(result.newUIDs.isEmpty ? toCopy : result.copiedSourceUIDs)
                     newUIDs = result.newUIDs
                     validity = result.uidValidity

@@ -84,9 +84,6 @@ struct GatewaySettings {
         }
         gateway.metricsAccess = metricsAccess
         gateway.metricsToken = reader.string(forKey: "metrics.token", isSecret: true)
-        if let problem = gateway.problems().first {
-            throw InvalidSetting(key: problem.key, reason: problem.reason)
-        }
         guard let level = Logger.Level(rawValue: reader.string(forKey: "log.level", default: "info")) else {
             throw InvalidSetting(key: "log.level", reason: "must be trace, debug, info, notice, warning, error or critical")
         }

@@ -7,42 +7,21 @@ import IMAPCore
 import TestBedSupport
 import Testing
 
-struct ProxyDidNotStart: Error {}
-
 /// A connection that breaks after the server acted is not "nothing changed": the batch goes on over
 /// a fresh connection and re-derives what the lost answer would have said (issue 13, finding 12).
 /// A proxy in front of Dovecot (`integration/cutting-proxy.py`) passes one command on and loses its answer.
 @Suite(.enabled(if: TestBed.isEnabled, "needs the Dovecot test bed (integration/run-tests.sh)"))
 struct BatchRecoveryTests {
-    /// Starts the proxy; returns its port and the process (terminated by the caller).
-    static func startProxy(_ bed: TestBed, cutting command: String) throws -> (Int, Process) {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("integration/cutting-proxy.py").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, "--target-port", "\(bed.port)", "--cut", command]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var line = Data()
-        while true {
-            let byte = output.fileHandleForReading.readData(ofLength: 1)
-            if byte.isEmpty || byte == Data("\n".utf8) { break }
-            line.append(byte)
-        }
-        guard let port = Int(String(decoding: line, as: UTF8.self)) else {
-            process.terminate()
-            throw ProxyDidNotStart()
-        }
-        return (port, process)
+    /// Starts the proxy in front of the test bed, cutting the answer to the first `command`.
+    static func startProxy(_ bed: TestBed, cutting command: String) throws -> LoopbackScript {
+        try LoopbackScript("cutting-proxy.py", arguments: ["--target-port", "\(bed.port)", "--cut", command])
     }
 
     @Test func aCopyWhoseAnswerIsLostIsMadeOnceAndReported() async throws {
         let bed = try TestBed.require()
-        let (port, proxy) = try Self.startProxy(bed, cutting: " UID COPY ")
-        defer { proxy.terminate() }
-        try await GatewayHarness.run(configure: { $0.imap.port = port }) { gw in
+        let proxy = try Self.startProxy(bed, cutting: " UID COPY ")
+        defer { proxy.stop() }
+        try await GatewayHarness.run(configure: { $0.imap.port = proxy.port }) { gw in
             let source = TestBed.uniqueMailbox("GwCutSrc")
             let destination = TestBed.uniqueMailbox("GwCutDst")
             let (validity, uids, messageIDs) = try await gw.makeMailbox(source, count: 3, as: gw.bed.bob)
@@ -61,10 +40,10 @@ struct BatchRecoveryTests {
 
     @Test func aPermanentDeleteWhoseAnswerIsLostLeavesNoDeletedFlagBehind() async throws {
         let bed = try TestBed.require()
-        let (port, proxy) = try Self.startProxy(bed, cutting: " UID EXPUNGE ")
-        defer { proxy.terminate() }
+        let proxy = try Self.startProxy(bed, cutting: " UID EXPUNGE ")
+        defer { proxy.stop() }
         try await GatewayHarness.run(configure: {
-            $0.imap.port = port
+            $0.imap.port = proxy.port
             $0.deleteToTrash = false
         }) { gw in
             let source = TestBed.uniqueMailbox("GwCutDel")

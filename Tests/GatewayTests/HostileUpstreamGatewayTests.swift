@@ -40,7 +40,7 @@ import Testing
 
     @Test(arguments: cases)
     func changesOnlyTheMessagesAskedAbout(_ testCase: Case) async throws {
-        try await HostileServer.run(testCase.scenario) { server in
+        try await HostileIMAPServer.run(testCase.scenario) { server in
             var configuration = GatewayConfiguration(
                 imap: IMAPServerConfiguration(host: "127.0.0.1", port: server.port, commandTimeout: .seconds(30)))
             configuration.httpPort = 0
@@ -116,52 +116,3 @@ import Testing
     }
 }
 
-/// `integration/hostile-imap.py` as a subprocess of the test: it prints its port first and logs
-/// every command line it receives.
-private struct HostileServer {
-    let port: Int
-    let logFile: URL
-    let process: Process
-    let input: Pipe
-
-    static let script = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("integration/hostile-imap.py")
-
-    struct StartFailed: Error, CustomStringConvertible {
-        var description: String
-    }
-
-    static func run(_ scenario: String, _ body: (HostileServer) async throws -> Void) async throws {
-        let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("hostile-imap-\(UUID().uuidString).log")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script.path, "--scenario", scenario, "--port", "0", "--log", logFile.path]
-        let input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
-        defer {
-            // Closing its stdin ends the server; SIGTERM too, in case it is busy writing.
-            try? input.fileHandleForWriting.close()
-            process.terminate()
-            process.waitUntilExit()
-            try? FileManager.default.removeItem(at: logFile)
-        }
-        var line: [UInt8] = []
-        while !line.contains(UInt8(ascii: "\n")) {
-            let data = output.fileHandleForReading.availableData
-            guard !data.isEmpty else { throw StartFailed(description: "hostile-imap.py exited before telling its port") }
-            line += data
-        }
-        let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard let port = Int(text) else { throw StartFailed(description: "hostile-imap.py printed \(text), not a port") }
-        try await body(HostileServer(port: port, logFile: logFile, process: process, input: input))
-    }
-
-    /// Every command line the server received so far, in order.
-    var commandLog: [String] {
-        ((try? String(contentsOf: logFile, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
-    }
-}

@@ -49,47 +49,58 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // SQLite (GRDB): folder and label mappings, later sort caches and jobs.
-        .target(
-            name: "GatewayStore",
-            dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
-            swiftSettings: swiftSettings
-        ),
-        // Batch engine: IDs, validation, planning per folder, execution over the IMAP pool.
+        // The batch engine: model, validation, planning, ordering, jobs, labels, auth policy, and
+        // the ports (mail server, stores) it needs. Knows no HTTP, no SQL, no socket.
         .target(
             name: "GatewayCore",
             dependencies: [
-                "IMAPCore", "IMAPClient", "GatewayStore",
+                "IMAPCore",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
-        // HTTP API: routes, JSON models, auth, the one error-to-response mapping, OpenAPI document.
+        // SQLite (GRDB): implements GatewayCore's store ports (folders, labels, listing caches, jobs).
+        .target(
+            name: "GatewayStore",
+            dependencies: ["GatewayCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+        // HTTP API: routes, JSON models, auth middleware, the one error-to-response mapping, OpenAPI document.
         .target(
             name: "GatewayHTTP",
             dependencies: [
-                "GatewayCore", "IMAPClient", "IMAPCore",
+                "GatewayCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             resources: [.copy("Resources/openapi.yaml")],
             swiftSettings: swiftSettings
         ),
-        // The thin executable: CLI, configuration, service lifecycle.
-        .executableTarget(
-            name: "MailboxGateway",
+        // Wiring: reads the settings, opens the store, builds the IMAP pool and its adapter, the
+        // engine and the HTTP application, and runs the services.
+        .target(
+            name: "GatewayApp",
             dependencies: [
-                "GatewayHTTP", "GatewayCore", "GatewayStore", "IMAPClient",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "GatewayCore", "GatewayStore", "GatewayHTTP", "IMAPClient", "IMAPCore",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The thin executable: the command line.
+        .executableTarget(
+            name: "MailboxGateway",
+            dependencies: [
+                "GatewayApp",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -122,13 +133,39 @@ let package = Package(
         ),
         .testTarget(
             name: "GatewayStoreTests",
-            dependencies: ["GatewayStore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["GatewayStore", "GatewayCore", "IMAPCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+        // In-memory fakes of the engine's ports (a mail server with mailboxes in memory), for the
+        // engine and HTTP tests that need no Dovecot.
+        .target(
+            name: "GatewayFakes",
+            dependencies: ["GatewayCore", "GatewayStore", "IMAPCore", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/GatewayFakes",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GatewayCoreTests",
+            dependencies: ["GatewayCore", "GatewayFakes", "GatewayStore", "IMAPCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GatewayHTTPTests",
+            dependencies: [
+                "GatewayHTTP", "GatewayCore", "GatewayFakes", "IMAPCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "GatewayCore", "GatewayHTTP", "GatewayStore", "IMAPClient", "IMAPCore", "TestBedSupport",
+                "GatewayApp", "GatewayCore", "GatewayHTTP", "GatewayStore", "IMAPClient", "IMAPCore", "TestBedSupport",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

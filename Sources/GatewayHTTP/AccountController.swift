@@ -1,18 +1,14 @@
 import Foundation
 import GatewayCore
-import GatewayStore
 import HTTPTypes
 import Hummingbird
-import IMAPClient
-import IMAPCore
 
 /// Sessions, folders and labels: what clients need to obtain IDs.
 struct AccountController {
-    let pool: IMAPConnectionPool
-    let database: GatewayDatabase
+    let folders: FolderService
     let labels: LabelService
-    let sessions: SessionStore
-    let configuration: GatewayConfiguration
+    let sessions: any SessionStore
+    let configuration: APIConfiguration
 
     struct Session: Encodable { var sessid: String }
 
@@ -82,17 +78,11 @@ struct AccountController {
     }
 
     private func folders(_ context: GatewayRequestContext) async throws -> Response {
-        let credentials = try context.requireCredentials()
-        let directory = try await pool.withConnection(credentials) { connection in
-            var items: [StatusItem] = [.messages, .unseen]
-            if connection.capabilities.contains(Capability("STATUS=SIZE")) { items.append(.size) }
-            return try await MailboxDirectory.load(connection: connection, database: database, account: credentials.user, status: items)
-        }
-        let items = directory.folders.filter(\.selectable).map { folder in
+        let list = try await folders.folders(credentials: try context.requireCredentials())
+        let items = list.map { folder in
             Folder(
-                id: folder.id, name: folder.name, parentId: folder.parentId, role: folder.role,
-                totalItems: Int(folder.status?.messages ?? 0), unreadItems: Int(folder.status?.unseen ?? 0),
-                folderSize: folder.status?.size ?? 0)
+                id: folder.id, name: folder.name, parentId: folder.parentId, role: folder.role.rawValue,
+                totalItems: folder.totalItems, unreadItems: folder.unreadItems, folderSize: folder.sizeOctets)
         }
         return JSONResponse.make(Items(items: items))
     }

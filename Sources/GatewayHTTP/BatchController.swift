@@ -2,14 +2,13 @@ import Foundation
 import GatewayCore
 import HTTPTypes
 import Hummingbird
-import IMAPClient
 import NIOCore
 
 /// `POST /api/v1/batch/mails/{copy,move,delete,update,labels/add,labels/remove}` (seed page).
 struct BatchController {
     let executor: MailBatchExecutor
     let jobs: JobService
-    let configuration: GatewayConfiguration
+    let configuration: APIConfiguration
 
     /// The request body of every mail batch endpoint; what each endpoint needs is checked after decoding.
     struct Body: Decodable {
@@ -89,7 +88,7 @@ struct BatchController {
             }
             return JSONResponse.make(Reply(
                 batchOperationDetails: .init(failedItems: job.failedItems, newIds: nil), jobKey: job.jobKey,
-                status: job.status, progress: job.progress))
+                status: job.state.rawValue, progress: job.progress))
         }
     }
 
@@ -108,14 +107,14 @@ struct BatchController {
             return JSONResponse.make(
                 Reply(
                     batchOperationDetails: .init(failedItems: job.failedItems, newIds: nil), jobKey: job.jobKey,
-                    status: job.status, progress: job.progress),
+                    status: job.state.rawValue, progress: job.progress),
                 status: .created)
         }
     }
 
     /// Schema rules beyond JSON types: SPEC §3 "Errors". Needs nothing but the limits, so it is
     /// testable without a server.
-    static func validate(_ body: Body, endpoint: Endpoint, configuration: GatewayConfiguration) throws -> MailBatchRequest {
+    static func validate(_ body: Body, endpoint: Endpoint, configuration: APIConfiguration) throws -> MailBatchRequest {
         let ids = body.ids ?? []
         let ranges = body.ranges ?? []
         guard !ids.isEmpty || !ranges.isEmpty else {

@@ -1,9 +1,7 @@
 import Foundation
 import GatewayCore
-import GatewayStore
 import HTTPTypes
 import Hummingbird
-import IMAPClient
 import Logging
 import NIOCore
 
@@ -13,9 +11,12 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
+        } catch let error as HTTPError where Self.mapped(error) == nil {
+            // Another status Hummingbird itself chose (e.g. 415): kept as it is, in the JSON body.
+            return JSONResponse.error(code: "httpError", message: error.body ?? error.status.reasonPhrase, status: error.status)
         } catch {
             let gatewayError = Self.gatewayError(for: error)
-            if gatewayError.status >= 500 {
+            if HTTPStatus.of(gatewayError.kind).code >= 500 {
                 context.logger.error("request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
             }
             return JSONResponse.error(gatewayError)
@@ -23,37 +24,45 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     static func gatewayError(for error: any Error) -> GatewayError {
+        if let error = GatewayError.from(error) { return error }
         switch error {
-        case let error as GatewayError:
-            return error
-        case let error as IMAPError:
-            return GatewayError(error)
-        case let error as GatewayStoreError:
-            return Self.storeError(error)
         case is NIOTooManyBytesError:
             return .tooLarge("payloadTooLarge", "the request body is larger than allowed")
         case let error as HTTPError:
-            switch error.status {
-            case .notFound: return .notFound("notFound", "no such endpoint")
-            case .methodNotAllowed: return GatewayError(status: 405, code: "methodNotAllowed", message: "method not allowed")
-            case .contentTooLarge: return .tooLarge("payloadTooLarge", "the request body is larger than allowed")
-            default:
-                return GatewayError(status: Int(error.status.code), code: "httpError", message: error.body ?? error.status.reasonPhrase)
-            }
+            return mapped(error) ?? .internalError
         default:
-            return GatewayError(status: 500, code: "internalError", message: "internal error")
+            return .internalError
         }
     }
 
-    /// A store conflict that reaches the HTTP layer is the client's conflict, not a server fault.
-    static func storeError(_ error: GatewayStoreError) -> GatewayError {
-        switch error {
-        case .duplicateLabelName(let name):
-            return .conflict("labelExists", "a label named \"\(name)\" already exists", field: "name")
-        case .duplicateLabelKeyword(let keyword):
-            return LabelService.keywordConflict(keyword)
-        case .folderNotFound(let id):
-            return .notFound("folderNotFound", "no folder with id \(id)")
+    /// Hummingbird's own errors that have a gateway meaning.
+    static func mapped(_ error: HTTPError) -> GatewayError? {
+        switch error.status {
+        case .notFound: .notFound("notFound", "no such endpoint")
+        case .methodNotAllowed: GatewayError(.methodNotAllowed, code: "methodNotAllowed", message: "method not allowed")
+        case .contentTooLarge: .tooLarge("payloadTooLarge", "the request body is larger than allowed")
+        default: nil
+        }
+    }
+}
+
+/// The one mapping of the engine's error kinds to HTTP statuses.
+enum HTTPStatus {
+    static func of(_ kind: GatewayError.Kind) -> HTTPResponse.Status {
+        switch kind {
+        case .badRequest: .badRequest
+        case .unauthorized: .unauthorized
+        case .notFound: .notFound
+        case .methodNotAllowed: .methodNotAllowed
+        case .conflict: .conflict
+        case .tooLarge: .contentTooLarge
+        case .unprocessable: .unprocessableContent
+        case .tooManyRequests: .tooManyRequests
+        case .notImplemented: .notImplemented
+        case .upstreamFailed: .badGateway
+        case .upstreamUnavailable: .serviceUnavailable
+        case .upstreamTimeout: .gatewayTimeout
+        case .internalError: .internalServerError
         }
     }
 }
@@ -93,7 +102,7 @@ struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         }
         var response = JSONResponse.error(
-            GatewayError(status: 405, code: "methodNotAllowed", message: "\(request.method.rawValue) is not allowed here"))
+            GatewayError(.methodNotAllowed, code: "methodNotAllowed", message: "\(request.method.rawValue) is not allowed here"))
         response.headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
         return response
     }
@@ -131,6 +140,13 @@ enum JSONResponse {
     }
 
     static func error(_ error: GatewayError) -> Response {
+        var response = Self.error(code: error.code, message: error.message, field: error.field, status: HTTPStatus.of(error.kind))
+        if let seconds = error.retryAfterSeconds { response.headers[.retryAfter] = String(seconds) }
+        return response
+    }
+
+    /// SPEC §3's error body with `status`; a 401 carries the Basic challenge.
+    static func error(code: String, message: String, field: String? = nil, status: HTTPResponse.Status) -> Response {
         struct Body: Encodable {
             struct Detail: Encodable {
                 var code: String
@@ -139,11 +155,8 @@ enum JSONResponse {
             }
             var error: Detail
         }
-        var response = make(
-            Body(error: .init(code: error.code, message: error.message, field: error.field)),
-            status: HTTPResponse.Status(code: error.status))
-        if let seconds = error.retryAfterSeconds { response.headers[.retryAfter] = String(seconds) }
-        if error.status == 401 { response.headers[.wwwAuthenticate] = Self.basicChallenge }
+        var response = make(Body(error: .init(code: code, message: message, field: field)), status: status)
+        if status == .unauthorized { response.headers[.wwwAuthenticate] = Self.basicChallenge }
         return response
     }
 }

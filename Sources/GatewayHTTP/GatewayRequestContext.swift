@@ -1,14 +1,13 @@
 import GatewayCore
 import HTTPTypes
 import Hummingbird
-import IMAPClient
 import NIOCore
 
 /// The request context of every route: Hummingbird's core storage plus the authenticated account.
 public struct GatewayRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Set by ``AuthMiddleware`` on every authenticated route.
-    public var credentials: IMAPCredentials?
+    public var credentials: AccountCredentials?
     /// The session the request came with, if any (for logout).
     public var sessionID: String?
 
@@ -21,7 +20,7 @@ public struct GatewayRequestContext: RequestContext {
     }
 
     /// The credentials, for routes behind ``AuthMiddleware``.
-    func requireCredentials() throws -> IMAPCredentials {
+    func requireCredentials() throws -> AccountCredentials {
         guard let credentials else { throw GatewayError.unauthorized }
         return credentials
     }

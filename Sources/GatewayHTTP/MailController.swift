@@ -7,7 +7,7 @@ import Hummingbird
 /// `date`, `dir` to `DESC`.
 struct MailController {
     let listing: MailListing
-    let configuration: GatewayConfiguration
+    let configuration: APIConfiguration
 
     struct Reply: Encodable {
         struct Sort: Encodable {
@@ -61,7 +61,7 @@ struct MailController {
     static func item(_ mail: MailSummary) -> Reply.Item {
         Reply.Item(
             id: mail.id, folderId: mail.folderId, subject: mail.subject, from: mail.from, to: mail.to, date: mail.date,
-            size: mail.size, isUnread: mail.isUnread, isFlagged: mail.isFlagged, importance: mail.importance,
+            size: mail.size, isUnread: mail.isUnread, isFlagged: mail.isFlagged, importance: mail.importance.name,
             hasAttachments: mail.hasAttachments, labelIds: mail.labelIds, messageId: mail.messageId)
     }
 

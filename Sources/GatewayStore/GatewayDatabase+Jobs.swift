@@ -1,56 +1,10 @@
 import Foundation
 import GRDB
+import GatewayCore
 
-/// A persisted batch job.
-public struct StoredJob: Hashable, Sendable {
-    public var key: String
-    public var account: String
-    public var operation: String
-    /// `inProgress` or `completed`.
-    public var status: String
-    public var totalItems: Int
-    public var doneItems: Int
-    public var failedItems: [String]
-    /// Resolved IDs not yet planned into chunks (empty once planned).
-    public var pendingItems: [String]
-    public var createdAt: Date
-    public var finishedAt: Date?
-
-    public init(
-        key: String, account: String, operation: String, status: String, totalItems: Int, doneItems: Int = 0,
-        failedItems: [String] = [], pendingItems: [String], createdAt: Date = Date(), finishedAt: Date? = nil
-    ) {
-        self.key = key
-        self.account = account
-        self.operation = operation
-        self.status = status
-        self.totalItems = totalItems
-        self.doneItems = doneItems
-        self.failedItems = failedItems
-        self.pendingItems = pendingItems
-        self.createdAt = createdAt
-        self.finishedAt = finishedAt
-    }
-
-    /// 0–100, from the items done (monotonic: done items only grow).
-    public var progress: Double {
-        if status == "completed" { return 100 }
-        guard totalItems > 0 else { return 0 }
-        return min(99.9, Double(doneItems) * 100 / Double(totalItems))
-    }
-}
-
-/// One chunk of a job, with the state it reached.
-public struct StoredJobChunk: Hashable, Sendable {
-    public var seq: Int
-    public var chunk: String
-    public var itemCount: Int
-    /// `planned`, `started` or `done`.
-    public var state: String
-    public var destinationUIDNext: UInt32?
-}
-
-extension GatewayDatabase {
+// Jobs and their chunks (migration v3). The operation and each chunk are stored as JSON of the
+// engine's Codable values; states as their raw names (`inProgress`, `planned`, …).
+extension GatewayDatabase: JobStore {
     private static func json(_ value: [String]) -> String {
         String(decoding: (try? JSONEncoder().encode(value)) ?? Data("[]".utf8), as: UTF8.self)
     }
@@ -59,15 +13,20 @@ extension GatewayDatabase {
         (try? JSONDecoder().decode([String].self, from: Data(text.utf8))) ?? []
     }
 
-    static func job(_ row: Row) -> StoredJob {
-        StoredJob(
-            key: row["key"], account: row["account"], operation: row["operation"], status: row["status"],
+    /// A row of `job` as the engine's record; a row this version cannot read is an error.
+    static func job(_ row: Row) throws -> JobRecord {
+        let stateName: String = row["status"]
+        guard let state = JobState(rawValue: stateName) else { throw StoreCorruption("job state \(stateName)") }
+        let operation = try JSONDecoder().decode(MailBatchOperation.self, from: Data((row["operation"] as String).utf8))
+        return JobRecord(
+            key: row["key"], account: row["account"], operation: operation, state: state,
             totalItems: row["totalItems"], doneItems: row["doneItems"], failedItems: strings(row["failedItems"]),
             pendingItems: strings(row["pendingItems"]), createdAt: Date(timeIntervalSince1970: row["createdAt"]),
             finishedAt: (row["finishedAt"] as Double?).map { Date(timeIntervalSince1970: $0) })
     }
 
-    public func createJob(_ job: StoredJob) async throws {
+    public func createJob(_ job: JobRecord) async throws {
+        let operation = String(decoding: try JSONEncoder().encode(job.operation), as: UTF8.self)
         try await writer.write { db in
             try db.execute(
                 sql: """
@@ -75,34 +34,38 @@ extension GatewayDatabase {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
-                    job.key, job.account, job.operation, job.status, job.totalItems, job.doneItems, Self.json(job.failedItems),
+                    job.key, job.account, operation, job.state.rawValue, job.totalItems, job.doneItems, Self.json(job.failedItems),
                     Self.json(job.pendingItems), job.createdAt.timeIntervalSince1970, job.finishedAt?.timeIntervalSince1970,
                 ])
         }
     }
 
     /// The job, only if it belongs to `account`.
-    public func job(key: String, account: String) async throws -> StoredJob? {
+    public func job(key: String, account: String) async throws -> JobRecord? {
         try await writer.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM job WHERE key = ? AND account = ?", arguments: [key, account]).map(Self.job)
         }
     }
 
     /// Jobs not completed yet (to resume after a restart).
-    public func unfinishedJobs() async throws -> [StoredJob] {
+    public func unfinishedJobs() async throws -> [JobRecord] {
         try await writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM job WHERE status != 'completed' ORDER BY createdAt").map(Self.job)
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM job WHERE status != ? ORDER BY createdAt", arguments: [JobState.completed.rawValue]
+            ).map(Self.job)
         }
     }
 
     /// Records the chunks a job was planned into, the items that failed while planning, and
     /// clears the pending IDs — in one transaction, so planning happens exactly once.
-    public func planJob(key: String, chunks: [(chunk: String, itemCount: Int)], failed: [String]) async throws {
+    public func planJob(key: String, chunks: [BatchChunk], failed: [String]) async throws {
+        let encoder = JSONEncoder()
+        let encoded = try chunks.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
         try await writer.write { db in
-            for (seq, chunk) in chunks.enumerated() {
+            for (seq, (chunk, json)) in zip(chunks, encoded).enumerated() {
                 try db.execute(
-                    sql: "INSERT INTO jobChunk (jobKey, seq, chunk, itemCount, state) VALUES (?, ?, ?, ?, 'planned')",
-                    arguments: [key, seq, chunk.chunk, chunk.itemCount])
+                    sql: "INSERT INTO jobChunk (jobKey, seq, chunk, itemCount, state) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [key, seq, json, chunk.uids.count, ChunkState.planned.rawValue])
             }
             guard let row = try Row.fetchOne(db, sql: "SELECT failedItems, doneItems FROM job WHERE key = ?", arguments: [key]) else {
                 return
@@ -114,15 +77,17 @@ extension GatewayDatabase {
         }
     }
 
-    public func jobChunks(key: String) async throws -> [StoredJobChunk] {
+    public func jobChunks(key: String) async throws -> [JobChunkRecord] {
         try await writer.read { db in
-            try Row.fetchAll(
-                db, sql: "SELECT seq, chunk, itemCount, state, destinationUIDNext FROM jobChunk WHERE jobKey = ? ORDER BY seq",
-                arguments: [key]
-            ).map {
-                StoredJobChunk(
-                    seq: $0["seq"], chunk: $0["chunk"], itemCount: $0["itemCount"], state: $0["state"],
-                    destinationUIDNext: ($0["destinationUIDNext"] as Int64?).map { UInt32(truncatingIfNeeded: $0) })
+            let decoder = JSONDecoder()
+            return try Row.fetchAll(
+                db, sql: "SELECT seq, chunk, state, destinationUIDNext FROM jobChunk WHERE jobKey = ? ORDER BY seq", arguments: [key]
+            ).map { row in
+                let stateName: String = row["state"]
+                guard let state = ChunkState(rawValue: stateName) else { throw StoreCorruption("chunk state \(stateName)") }
+                return JobChunkRecord(
+                    seq: row["seq"], chunk: try decoder.decode(BatchChunk.self, from: Data((row["chunk"] as String).utf8)), state: state,
+                    destinationUIDNext: (row["destinationUIDNext"] as Int64?).map { UInt32(truncatingIfNeeded: $0) })
             }
         }
     }
@@ -131,8 +96,8 @@ extension GatewayDatabase {
     public func startJobChunk(key: String, seq: Int, destinationUIDNext: UInt32?) async throws {
         try await writer.write { db in
             try db.execute(
-                sql: "UPDATE jobChunk SET state = 'started', destinationUIDNext = ? WHERE jobKey = ? AND seq = ?",
-                arguments: [destinationUIDNext.map { Int64($0) }, key, seq])
+                sql: "UPDATE jobChunk SET state = ?, destinationUIDNext = ? WHERE jobKey = ? AND seq = ?",
+                arguments: [ChunkState.started.rawValue, destinationUIDNext.map { Int64($0) }, key, seq])
         }
     }
 
@@ -142,7 +107,8 @@ extension GatewayDatabase {
             guard let row = try Row.fetchOne(db, sql: "SELECT failedItems, doneItems FROM job WHERE key = ?", arguments: [key]) else {
                 return
             }
-            try db.execute(sql: "UPDATE jobChunk SET state = 'done' WHERE jobKey = ? AND seq = ?", arguments: [key, seq])
+            try db.execute(
+                sql: "UPDATE jobChunk SET state = ? WHERE jobKey = ? AND seq = ?", arguments: [ChunkState.done.rawValue, key, seq])
             try db.execute(
                 sql: "UPDATE job SET failedItems = ?, doneItems = ? WHERE key = ?",
                 arguments: [Self.json(Self.strings(row["failedItems"]) + failed), (row["doneItems"] as Int) + itemCount, key])
@@ -153,8 +119,10 @@ extension GatewayDatabase {
         try await writer.write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT failedItems FROM job WHERE key = ?", arguments: [key]) else { return }
             try db.execute(
-                sql: "UPDATE job SET status = 'completed', doneItems = totalItems, failedItems = ?, finishedAt = ? WHERE key = ?",
-                arguments: [Self.json(Self.strings(row["failedItems"]) + failed), Date().timeIntervalSince1970, key])
+                sql: "UPDATE job SET status = ?, doneItems = totalItems, failedItems = ?, finishedAt = ? WHERE key = ?",
+                arguments: [
+                    JobState.completed.rawValue, Self.json(Self.strings(row["failedItems"]) + failed), Date().timeIntervalSince1970, key,
+                ])
         }
     }
 
@@ -163,17 +131,23 @@ extension GatewayDatabase {
     public func purgeJobs(finishedBefore date: Date) async throws -> Int {
         try await writer.write { db in
             try db.execute(
-                sql: "DELETE FROM job WHERE status = 'completed' AND finishedAt < ?", arguments: [date.timeIntervalSince1970])
+                sql: "DELETE FROM job WHERE status = ? AND finishedAt < ?",
+                arguments: [JobState.completed.rawValue, date.timeIntervalSince1970])
             return db.changesCount
         }
     }
-}
 
-extension GatewayDatabase {
     /// A job by key, whatever its account (for the job runner itself, never for clients).
-    public func jobAnyAccount(key: String) async throws -> StoredJob? {
+    public func jobAnyAccount(key: String) async throws -> JobRecord? {
         try await writer.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM job WHERE key = ?", arguments: [key]).map(Self.job)
         }
     }
+}
+
+/// A row this version of the gateway cannot read (written by another version, or damaged).
+struct StoreCorruption: Error, CustomStringConvertible {
+    var what: String
+    init(_ what: String) { self.what = what }
+    var description: String { "unreadable database row: \(what)" }
 }

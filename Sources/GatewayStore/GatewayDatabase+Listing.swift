@@ -1,74 +1,32 @@
 import Foundation
 import GRDB
+import GatewayCore
 
-/// A cached sort order: the UIDs of a folder in order, and the folder state it is valid for.
-public struct CachedOrder: Hashable, Sendable {
-    public var uidValidity: UInt32
-    public var token: String
-    public var uids: [UInt32]
-
-    public init(uidValidity: UInt32, token: String, uids: [UInt32]) {
-        self.uidValidity = uidValidity
-        self.token = token
-        self.uids = uids
-    }
-}
-
-/// Where a folder's metadata cache stands.
-public struct FolderSyncState: Hashable, Sendable {
-    public var uidValidity: UInt32
-    public var uidNext: UInt32
-    public var highestModSeq: UInt64
-
-    public init(uidValidity: UInt32, uidNext: UInt32, highestModSeq: UInt64) {
-        self.uidValidity = uidValidity
-        self.uidNext = uidNext
-        self.highestModSeq = highestModSeq
-    }
-}
-
-/// What the gateway keeps per message to order by flags, importance and attachments.
-public struct MessageMeta: Hashable, Sendable {
-    public var uid: UInt32
-    /// Flags and keywords, space-separated, as the server reported them.
-    public var flags: String
-    public var modSeq: UInt64
-    /// 0 low, 1 normal, 2 high.
-    public var importance: Int
-    public var hasAttachment: Bool
-
-    public init(uid: UInt32, flags: String, modSeq: UInt64, importance: Int, hasAttachment: Bool) {
-        self.uid = uid
-        self.flags = flags
-        self.modSeq = modSeq
-        self.importance = importance
-        self.hasAttachment = hasAttachment
-    }
-}
-
-extension GatewayDatabase {
-    public func cachedOrder(account: String, folderId: String, field: String, direction: String) async throws -> CachedOrder? {
+extension GatewayDatabase: ListingCache {
+    public func cachedOrder(account: String, folderId: String, order: MailSortOrder) async throws -> CachedOrder? {
         try await writer.read { db in
             guard
                 let row = try Row.fetchOne(
                     db,
                     sql: "SELECT uidValidity, token, uids FROM sortCache WHERE account = ? AND folderId = ? AND field = ? AND direction = ?",
-                    arguments: [account, folderId, field, direction])
+                    arguments: [account, folderId, order.field.rawValue, order.direction.rawValue])
             else { return nil }
             let blob: [UInt8] = Array(row["uids"] as Data)
             return CachedOrder(uidValidity: UInt32(row["uidValidity"] as Int64), token: row["token"], uids: Self.unpack(blob))
         }
     }
 
-    public func storeOrder(account: String, folderId: String, field: String, direction: String, order: CachedOrder) async throws {
-        let blob = Data(Self.pack(order.uids))
+    public func storeOrder(account: String, folderId: String, order: MailSortOrder, cached: CachedOrder) async throws {
+        let blob = Data(Self.pack(cached.uids))
         try await writer.write { db in
             try db.execute(
                 sql: """
                     INSERT OR REPLACE INTO sortCache (account, folderId, field, direction, uidValidity, token, uids)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [account, folderId, field, direction, Int64(order.uidValidity), order.token, blob])
+                arguments: [
+                    account, folderId, order.field.rawValue, order.direction.rawValue, Int64(cached.uidValidity), cached.token, blob,
+                ])
         }
     }
 
@@ -106,7 +64,8 @@ extension GatewayDatabase {
                     """)
             for meta in changed {
                 try statement.execute(arguments: [
-                    account, folderId, Int64(meta.uid), meta.flags, Int64(meta.modSeq), meta.importance, meta.hasAttachment ? 1 : 0,
+                    account, folderId, Int64(meta.uid), meta.flags.words.joined(separator: " "), Int64(meta.modSeq),
+                    meta.importance.rawValue, meta.hasAttachment ? 1 : 0,
                 ])
             }
             try db.execute(
@@ -124,9 +83,10 @@ extension GatewayDatabase {
                 arguments: [account, folderId])
             while let row = try rows.next() {
                 let uid = UInt32(row["uid"] as Int64)
+                let flags: String = row["flags"]
                 out[uid] = MessageMeta(
-                    uid: uid, flags: row["flags"], modSeq: UInt64(row["modSeq"] as Int64), importance: row["importance"],
-                    hasAttachment: (row["hasAttachment"] as Int64) != 0)
+                    uid: uid, flags: MessageFlags(words: flags.split(separator: " ")), modSeq: UInt64(row["modSeq"] as Int64),
+                    importance: Importance(rawValue: row["importance"]) ?? .normal, hasAttachment: (row["hasAttachment"] as Int64) != 0)
             }
             return out
         }

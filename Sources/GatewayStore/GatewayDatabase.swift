@@ -1,8 +1,8 @@
 import Foundation
 import GRDB
 
-/// The gateway's SQLite database: one value, created at startup and injected where needed
-/// (never global). It owns the schema (``GatewayMigrations``) and offers intent-level methods;
+/// The gateway's SQLite database, the embedded adapter of the engine's store ports: one value,
+/// created at startup and injected where needed (never global). It owns the schema (``GatewayMigrations``) and offers intent-level methods;
 /// callers never see a `Database` connection.
 ///
 /// Copies share one connection (queue or pool), so the value is cheap to pass around.
@@ -10,9 +10,9 @@ public struct GatewayDatabase: Sendable {
     /// The underlying GRDB writer.
     ///
     /// `package`, not `public`: other targets of the gateway (the app's readiness check, tests)
-    /// may reach it, but the store's public surface stays intent-level. Parts of the store that
-    /// come later (jobs, sort cache) live in this target, add their tables as new migrations in
-    /// ``GatewayMigrations`` and their methods as extensions of this type.
+    /// may reach it, but the store's public surface stays intent-level: the engine's store ports
+    /// (`FolderStore`, `LabelStore`, `ListingCache`, `JobStore`), one extension file each, with
+    /// their tables in ``GatewayMigrations``.
     package let writer: any DatabaseWriter
 
     /// Opens (creating if needed) the database file at `path` as a WAL `DatabasePool`, creating
@@ -37,7 +37,7 @@ public struct GatewayDatabase: Sendable {
     private static func configuration() -> Configuration {
         var configuration = Configuration()
         configuration.label = "GatewayStore"
-        // GRDB's default, stated because later migrations (jobs) rely on it.
+        // GRDB's default, stated because the jobs migration relies on it (chunks cascade).
         configuration.foreignKeysEnabled = true
         // Wait rather than fail when another process (a CLI command) holds the write lock.
         configuration.busyMode = .timeout(5)

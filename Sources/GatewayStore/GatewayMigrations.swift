@@ -9,8 +9,8 @@ import GRDB
 /// named with string literals here, never with record types or `CodingKeys`, so that renaming a
 /// Swift property can never silently alter what an old migration does.
 ///
-/// Later parts of the store (jobs, sort cache, header cache, sessions) add their migrations in
-/// this file, so that one migrator describes the whole database.
+/// Every part of the store adds its migrations in this file, so that one migrator describes the
+/// whole database.
 enum GatewayMigrations {
     /// All migrations, in order. ``GatewayDatabase`` runs them when it opens a database.
     static var migrator: DatabaseMigrator {
@@ -115,6 +115,14 @@ enum GatewayMigrations {
                 // The destination's UIDNEXT just before a copy-like chunk started (resume evidence).
                 t.column("destinationUIDNext", .integer)
                 t.primaryKey(["jobKey", "seq"])
+            }
+        }
+
+        // v4: when each folder row was written, so that forgetting the mailboxes a LIST no longer
+        // shows spares rows that concurrent requests recorded after that LIST was sent.
+        migrator.registerMigration("v4-folderCreatedAt") { db in
+            try db.alter(table: "folder") { t in
+                t.add(column: "createdAt", .real)
             }
         }
 

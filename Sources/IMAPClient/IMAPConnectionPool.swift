@@ -85,13 +85,17 @@ public actor IMAPConnectionPool {
     private var nextWaiterID = 0
     private var shutDown = false
 
+    /// The pool's time: ``PoolClock/continuous`` in the server; tests pass a clock they move by hand.
+    private let clock: PoolClock
+
     public init(
         server: IMAPServerConfiguration, configuration: Configuration = Configuration(),
-        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, clock: PoolClock = .continuous, logger: Logger
     ) {
         self.server = server
         self.configuration = configuration
         self.eventLoopGroup = eventLoopGroup
+        self.clock = clock
         self.logger = logger
     }
 
@@ -106,7 +110,7 @@ public actor IMAPConnectionPool {
     /// needs no LOGIN to prove them.
     public func isVerified(_ credentials: IMAPCredentials) -> Bool {
         guard let at = verifiedAt[credentials] else { return false }
-        return ContinuousClock.now - at < configuration.verifyInterval
+        return clock.now() - at < configuration.verifyInterval
     }
 
     /// Runs `body` with a logged-in connection for `credentials`, then returns the connection to the pool
@@ -127,7 +131,7 @@ public actor IMAPConnectionPool {
 
     /// Takes a connection out of the pool (or opens one). Pair with ``release(_:credentials:)``.
     public func lease(_ credentials: IMAPCredentials) async throws -> IMAPConnection {
-        let deadline = ContinuousClock.now + configuration.leaseTimeout
+        let deadline = clock.now() + configuration.leaseTimeout
         while true {
             guard !shutDown else { throw IMAPError.connectionClosed(reason: "the connection pool is shut down") }
             if isVerified(credentials), let connection = await takeIdle(credentials) {
@@ -146,7 +150,7 @@ public actor IMAPConnectionPool {
     /// Gives a leased connection back; broken ones are closed and their slot freed.
     public func release(_ connection: IMAPConnection, credentials: IMAPCredentials) {
         if connection.isUsable && !shutDown {
-            idle[credentials.user, default: []].append(IdleConnection(connection: connection, credentials: credentials, since: .now))
+            idle[credentials.user, default: []].append(IdleConnection(connection: connection, credentials: credentials, since: clock.now()))
         } else {
             discard(connection, account: credentials.user)
         }
@@ -214,7 +218,7 @@ public actor IMAPConnectionPool {
         while let index = idle[account]?.lastIndex(where: { $0.credentials == credentials }) {
             let entry = idle[account]!.remove(at: index)
             if idle[account]!.isEmpty { idle[account] = nil }
-            let idleFor = ContinuousClock.now - entry.since
+            let idleFor = clock.now() - entry.since
             guard entry.connection.isUsable, idleFor < configuration.maxIdleTime else {
                 await entry.connection.logout()
                 discard(entry.connection, account: account)
@@ -256,7 +260,7 @@ public actor IMAPConnectionPool {
             throw error
         }
         statistics.created += 1
-        verifiedAt[credentials] = .now
+        verifiedAt[credentials] = clock.now()
         logger.debug("opened IMAP connection", metadata: ["account": "\(credentials)"])
         return connection
     }
@@ -303,13 +307,13 @@ public actor IMAPConnectionPool {
     }
 
     private func waitForRelease(until deadline: ContinuousClock.Instant) async throws {
-        guard ContinuousClock.now < deadline else {
+        guard clock.now() < deadline else {
             throw IMAPError.timeout(command: "waiting for a free IMAP connection")
         }
         nextWaiterID += 1
         let id = nextWaiterID
-        let timeout = Task { [weak self] in
-            try await Task.sleep(until: deadline, clock: .continuous)
+        let timeout = Task { [weak self, clock] in
+            try await clock.sleep(deadline)
             await self?.expireWaiter(id)
         }
         defer { timeout.cancel() }
@@ -329,4 +333,24 @@ public actor IMAPConnectionPool {
         waiters = []
         for waiter in woken { waiter.continuation.resume() }
     }
+}
+
+/// The time an ``IMAPConnectionPool`` goes by: when it is now (verify interval, idle time, lease
+/// deadlines), and how to wait for a deadline. Injected so that tests decide when time passes
+/// instead of depending on how loaded the machine is.
+public struct PoolClock: Sendable {
+    public var now: @Sendable () -> ContinuousClock.Instant
+    /// Returns at `deadline` (or throws `CancellationError` when the waiting task is cancelled).
+    public var sleep: @Sendable (_ deadline: ContinuousClock.Instant) async throws -> Void
+
+    public init(
+        now: @escaping @Sendable () -> ContinuousClock.Instant,
+        sleep: @escaping @Sendable (_ deadline: ContinuousClock.Instant) async throws -> Void
+    ) {
+        self.now = now
+        self.sleep = sleep
+    }
+
+    /// The real, continuous clock.
+    public static let continuous = PoolClock(now: { .now }, sleep: { try await Task.sleep(until: $0, clock: .continuous) })
 }

@@ -1,7 +1,5 @@
 import ArgumentParser
-import GatewayHTTP
-import Hummingbird
-import IMAPClient
+import GatewayApp
 import Logging
 
 /// `mailbox-gateway`: the gateway's command line.
@@ -25,14 +23,6 @@ struct Serve: AsyncParsableCommand {
         let settings = try await GatewaySettings.load(file: config)
         var logger = Logger(label: "mailbox-gateway")
         logger.logLevel = settings.logLevel
-        logger.info(
-            "starting",
-            metadata: [
-                "http": "\(settings.gateway.httpHost):\(settings.gateway.httpPort)",
-                "imap": "\(settings.gateway.imap.host):\(settings.gateway.imap.port) (\(settings.gateway.imap.tlsMode.rawValue))",
-                "database": "\(settings.gateway.databasePath)", "auth": "\(settings.gateway.authMode.rawValue)",
-            ])
-        let app = try GatewayApplication.build(configuration: settings.gateway, logger: logger)
-        try await app.runService()
+        try await GatewayApp.run(configuration: settings.gateway, logger: logger)
     }
 }

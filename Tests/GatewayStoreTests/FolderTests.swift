@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GatewayCore
 import GatewayStore
 import Testing
 
@@ -21,16 +22,9 @@ struct FolderTests {
             #expect(isWellFormedID(drafts))
             #expect(!first.values.contains(drafts))
 
-            let inboxID = try #require(first["INBOX"])
-            let inbox = try #require(try await db.folder(account: "alice", id: inboxID))
-            #expect(inbox == StoredFolder(account: "alice", id: inboxID, mailbox: "INBOX", uidValidity: nil))
-            #expect(try await db.folder(account: "alice", mailbox: "Archive/2024")?.id == first["Archive/2024"])
-            #expect(try await db.folder(account: "alice", mailbox: "inbox") == nil)  // names are exact
-            #expect(try await db.folder(account: "alice", id: "nope") == nil)
-            #expect(try await db.folder(account: "alice", id: "AAAAAAAAAAAA") == nil)
-
-            let all = try await db.folders(account: "alice")
-            #expect(all.map(\.mailbox) == ["Archive/2024", "Drafts", "INBOX", "Sent"])
+            let all = try await db.folderIDs(account: "alice")
+            #expect(all.keys.sorted() == ["Archive/2024", "Drafts", "INBOX", "Sent"])  // names are exact: no "inbox"
+            #expect(all["Archive/2024"] == first["Archive/2024"])
             #expect(try await db.ensureFolders(account: "alice", mailboxes: []) == [:])
         }
     }
@@ -43,11 +37,9 @@ struct FolderTests {
         do {
             let db = try GatewayDatabase(path: path)
             before = try await db.ensureFolders(account: "alice", mailboxes: ["INBOX", "Trash"])
-            try await db.setUIDValidity(account: "alice", folderId: before["INBOX"]!, uidValidity: 42)
         }
         let db = try GatewayDatabase(path: path)
         #expect(try await db.ensureFolders(account: "alice", mailboxes: ["INBOX", "Trash"]) == before)
-        #expect(try await db.folder(account: "alice", id: before["INBOX"]!)?.uidValidity == 42)
 
         let (journalMode, foreignKeys) = try await db.writer.read { db in
             (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Bool.fetchOne(db, sql: "PRAGMA foreign_keys"))
@@ -64,15 +56,8 @@ struct FolderTests {
             let aliceInbox = try #require(alice["INBOX"])
             #expect(bob["INBOX"] != aliceInbox)
 
-            #expect(try await db.folder(account: "bob", id: aliceInbox) == nil)
-            #expect(try await db.folder(account: "bob", mailbox: "Work") == nil)
-            #expect(try await db.folders(account: "bob").map(\.id) == [bob["INBOX"]!])
-            #expect(try await db.folders(account: "carol").isEmpty)
-
-            await #expect(throws: GatewayStoreError.folderNotFound(aliceInbox)) {
-                try await db.setUIDValidity(account: "bob", folderId: aliceInbox, uidValidity: 7)
-            }
-            #expect(try await db.folder(account: "alice", id: aliceInbox)?.uidValidity == nil)
+            #expect(try await db.folderIDs(account: "bob") == ["INBOX": bob["INBOX"]!])
+            #expect(try await db.folderIDs(account: "carol").isEmpty)
         }
     }
 
@@ -102,27 +87,17 @@ struct FolderTests {
         }
     }
 
-    @Test("UIDVALIDITY is recorded per folder", arguments: StoreKind.allCases)
-    func uidValidity(kind: StoreKind) async throws {
+    @Test("a LIST sent before a folder was recorded cannot forget it", arguments: StoreKind.allCases)
+    func forgetSparesNewerFolders(kind: StoreKind) async throws {
         try await withDatabase(kind) { db in
-            let ids = try await db.ensureFolders(account: "alice", mailboxes: ["INBOX", "Sent"])
-            let inbox = try #require(ids["INBOX"])
-            #expect(try await db.folder(account: "alice", id: inbox)?.uidValidity == nil)
-
-            try await db.setUIDValidity(account: "alice", folderId: inbox, uidValidity: 1_700_000_000)
-            #expect(try await db.folder(account: "alice", id: inbox)?.uidValidity == 1_700_000_000)
-
-            try await db.setUIDValidity(account: "alice", folderId: inbox, uidValidity: .max)
-            #expect(try await db.folder(account: "alice", mailbox: "INBOX")?.uidValidity == UInt32.max)
-            #expect(try await db.folder(account: "alice", mailbox: "Sent")?.uidValidity == nil)
-
-            // Re-ensuring keeps the recorded value.
-            _ = try await db.ensureFolders(account: "alice", mailboxes: ["INBOX"])
-            #expect(try await db.folder(account: "alice", id: inbox)?.uidValidity == UInt32.max)
-
-            await #expect(throws: GatewayStoreError.folderNotFound("AAAAAAAAAAAA")) {
-                try await db.setUIDValidity(account: "alice", folderId: "AAAAAAAAAAAA", uidValidity: 1)
-            }
+            let listedAt = Date()
+            // Another request recorded "Fresh" after this request's LIST went out without it.
+            try await Task.sleep(for: .milliseconds(5))
+            let fresh = try await db.ensureFolders(account: "alice", mailboxes: ["INBOX", "Fresh"])
+            try await db.forgetFolders(account: "alice", except: ["INBOX"], listedAt: listedAt)
+            #expect(try await db.folderIDs(account: "alice") == fresh, "both kept: the LIST is older than Fresh's row")
+            try await db.forgetFolders(account: "alice", except: ["INBOX"], listedAt: Date())
+            #expect(try await db.folderIDs(account: "alice") == ["INBOX": fresh["INBOX"]!], "a later LIST without it forgets it")
         }
     }
 
@@ -132,24 +107,34 @@ struct FolderTests {
             let alice = try await db.ensureFolders(account: "alice", mailboxes: ["INBOX", "Old", "Older"])
             let bob = try await db.ensureFolders(account: "bob", mailboxes: ["INBOX", "Old"])
 
-            try await db.forgetFolders(account: "alice", except: ["INBOX"])
-            #expect(try await db.folders(account: "alice").map(\.id) == [alice["INBOX"]!])
-            #expect(try await db.folder(account: "alice", id: alice["Old"]!) == nil)
-            #expect(Set(try await db.folders(account: "bob").map(\.id)) == Set(bob.values))
+            let old = try #require(alice["Old"])
+            let order = MailSortOrder(field: .date, direction: .ascending)
+            try await db.storeOrder(account: "alice", folderId: old, order: order, cached: CachedOrder(uidValidity: 1, token: "t", uids: [1]))
+            try await db.applyMetaSync(
+                account: "alice", folderId: old, reset: true, removed: [],
+                changed: [MessageMeta(uid: 1, flags: [.seen], modSeq: 1, importance: .normal, hasAttachment: false)],
+                state: FolderSyncState(uidValidity: 1, uidNext: 2, highestModSeq: 1))
+
+            try await db.forgetFolders(account: "alice", except: ["INBOX"], listedAt: Date())
+            #expect(try await db.folderIDs(account: "alice") == ["INBOX": alice["INBOX"]!])
+            #expect(try await db.folderIDs(account: "bob") == bob)
+            #expect(try await db.cachedOrder(account: "alice", folderId: old, order: order) == nil, "its caches go with it")
+            #expect(try await db.folderSyncState(account: "alice", folderId: old) == nil)
+            #expect(try await db.messageMeta(account: "alice", folderId: old).isEmpty)
 
             // A mailbox that comes back gets a new ID: old mail IDs never address it.
             let back = try await db.ensureFolders(account: "alice", mailboxes: ["Old"])
             #expect(back["Old"] != alice["Old"])
 
             // Nothing to forget: no change.
-            try await db.forgetFolders(account: "alice", except: ["INBOX", "Old", "Unrelated"])
-            #expect(try await db.folders(account: "alice").count == 2)
+            try await db.forgetFolders(account: "alice", except: ["INBOX", "Old", "Unrelated"], listedAt: Date())
+            #expect(try await db.folderIDs(account: "alice").count == 2)
 
             // Everything gone (more than one delete chunk).
             let many = try await db.ensureFolders(account: "carol", mailboxes: (0..<1_200).map { "F\($0)" })
             #expect(many.count == 1_200)
-            try await db.forgetFolders(account: "carol", except: [])
-            #expect(try await db.folders(account: "carol").isEmpty)
+            try await db.forgetFolders(account: "carol", except: [], listedAt: Date())
+            #expect(try await db.folderIDs(account: "carol").isEmpty)
         }
     }
 }

@@ -1,5 +1,7 @@
 import Foundation
+import GatewayCore
 import GatewayStore
+import IMAPCore
 import Testing
 
 @Suite("Jobs and caches")
@@ -7,14 +9,20 @@ struct JobAndCacheTests {
     @Test("a job's lifecycle: plan once, chunk states, monotonic progress, completion, account scope", arguments: StoreKind.allCases)
     func jobLifecycle(kind: StoreKind) async throws {
         try await withDatabase(kind) { db in
-            let job = StoredJob(
-                key: "k1", account: "alice", operation: "{}", status: "inProgress", totalItems: 5, doneItems: 1,
-                failedItems: ["bad"], pendingItems: ["a", "b", "c", "d"])
+            let job = JobRecord(
+                key: "k1", account: "alice", operation: .move(destinationFolderId: "D"), state: .inProgress, totalItems: 5,
+                doneItems: 1, failedItems: ["bad"], pendingItems: ["a", "b", "c", "d"])
             try await db.createJob(job)
             #expect(try await db.job(key: "k1", account: "bob") == nil, "another account's job is invisible")
             #expect(try await db.job(key: "k1", account: "alice")?.progress == 20)
+            #expect(try await db.job(key: "k1", account: "alice")?.operation == .move(destinationFolderId: "D"))
 
-            try await db.planJob(key: "k1", chunks: [("c1", 2), ("c2", 1)], failed: ["d"])
+            let chunk1 = BatchChunk(
+                folderId: "F", mailbox: Array("INBOX".utf8), uidValidity: 7, uids: [1, 2],
+                action: .transfer(move: true, destinationId: "D", destinationMailbox: Array("Archive".utf8), reportNewIds: true))
+            let chunk2 = BatchChunk(
+                folderId: "F", mailbox: Array("INBOX".utf8), uidValidity: 7, uids: [3], action: .store(add: ["\\Seen"], remove: []))
+            try await db.planJob(key: "k1", chunks: [chunk1, chunk2], failed: ["d"])
             var stored = try #require(try await db.job(key: "k1", account: "alice"))
             #expect(stored.pendingItems.isEmpty)
             #expect(stored.failedItems == ["bad", "d"])
@@ -22,7 +30,8 @@ struct JobAndCacheTests {
 
             try await db.startJobChunk(key: "k1", seq: 0, destinationUIDNext: 4242)
             var chunks = try await db.jobChunks(key: "k1")
-            #expect(chunks.map(\.state) == ["started", "planned"])
+            #expect(chunks.map(\.state) == [.started, .planned])
+            #expect(chunks.map(\.chunk) == [chunk1, chunk2], "chunks round-trip")
             #expect(chunks[0].destinationUIDNext == 4242)
 
             try await db.finishJobChunk(key: "k1", seq: 0, itemCount: 2, failed: ["b"])
@@ -30,12 +39,12 @@ struct JobAndCacheTests {
             #expect(stored.doneItems == 4)
             #expect(stored.progress == 80)
             chunks = try await db.jobChunks(key: "k1")
-            #expect(chunks.map(\.state) == ["done", "planned"])
+            #expect(chunks.map(\.state) == [.done, .planned])
             #expect(try await db.unfinishedJobs().map(\.key) == ["k1"])
 
-            try await db.completeJob(key: "k1")
+            try await db.completeJob(key: "k1", failed: [])
             stored = try #require(try await db.job(key: "k1", account: "alice"))
-            #expect(stored.status == "completed")
+            #expect(stored.state == .completed)
             #expect(stored.progress == 100)
             #expect(stored.failedItems == ["bad", "d", "b"])
             #expect(try await db.unfinishedJobs().isEmpty)
@@ -51,27 +60,29 @@ struct JobAndCacheTests {
     func caches(kind: StoreKind) async throws {
         try await withDatabase(kind) { db in
             let uids: [UInt32] = [5, 3, 4_294_967_295, 1]
-            try await db.storeOrder(
-                account: "alice", folderId: "F", field: "date", direction: "DESC", order: CachedOrder(uidValidity: 7, token: "t", uids: uids))
-            #expect(try await db.cachedOrder(account: "alice", folderId: "F", field: "date", direction: "DESC")?.uids == uids)
-            #expect(try await db.cachedOrder(account: "alice", folderId: "F", field: "date", direction: "ASC") == nil)
-            #expect(try await db.cachedOrder(account: "bob", folderId: "F", field: "date", direction: "DESC") == nil)
+            let desc = MailSortOrder(field: .date, direction: .descending)
+            let asc = MailSortOrder(field: .date, direction: .ascending)
+            try await db.storeOrder(account: "alice", folderId: "F", order: desc, cached: CachedOrder(uidValidity: 7, token: "t", uids: uids))
+            #expect(try await db.cachedOrder(account: "alice", folderId: "F", order: desc)?.uids == uids)
+            #expect(try await db.cachedOrder(account: "alice", folderId: "F", order: asc) == nil)
+            #expect(try await db.cachedOrder(account: "bob", folderId: "F", order: desc) == nil)
 
             let state = FolderSyncState(uidValidity: 7, uidNext: 10, highestModSeq: 99)
             try await db.applyMetaSync(
                 account: "alice", folderId: "F", reset: true, removed: [],
                 changed: [
-                    MessageMeta(uid: 1, flags: "\\Seen", modSeq: 5, importance: 2, hasAttachment: true),
-                    MessageMeta(uid: 2, flags: "", modSeq: 6, importance: 1, hasAttachment: false),
+                    MessageMeta(uid: 1, flags: [.seen], modSeq: 5, importance: .high, hasAttachment: true),
+                    MessageMeta(uid: 2, flags: [], modSeq: 6, importance: .normal, hasAttachment: false),
                 ], state: state)
             #expect(try await db.folderSyncState(account: "alice", folderId: "F") == state)
             try await db.applyMetaSync(
                 account: "alice", folderId: "F", reset: false, removed: [2],
-                changed: [MessageMeta(uid: 1, flags: "\\Seen \\Flagged", modSeq: 8, importance: 2, hasAttachment: true)],
+                changed: [MessageMeta(uid: 1, flags: [.seen, .flagged], modSeq: 8, importance: .high, hasAttachment: true)],
                 state: FolderSyncState(uidValidity: 7, uidNext: 10, highestModSeq: 100))
             let meta = try await db.messageMeta(account: "alice", folderId: "F")
             #expect(meta.keys.sorted() == [1])
-            #expect(meta[1]?.flags == "\\Seen \\Flagged")
+            #expect(meta[1]?.flags == [.seen, .flagged])
+            #expect(meta[1]?.importance == .high)
         }
     }
 }

@@ -1,3 +1,4 @@
+import GatewayCore
 import GatewayStore
 import Testing
 
@@ -8,8 +9,7 @@ struct LabelTests {
         try await withDatabase(kind) { db in
             let work = try await db.createLabel(account: "alice", name: "Work", keyword: "Work")
             #expect(isWellFormedID(work.id))
-            #expect(work == StoredLabel(account: "alice", id: work.id, keyword: "Work", name: "Work"))
-            #expect(work.nameKey == "work")
+            #expect(work == Label(id: work.id, keyword: "Work", name: "Work"))
 
             #expect(try await db.label(account: "alice", id: work.id) == work)
             #expect(try await db.label(account: "alice", name: "wORK") == work)
@@ -22,10 +22,10 @@ struct LabelTests {
             let cafe = try await db.createLabel(account: "alice", name: "CAFÉ", keyword: "$cafe")
             #expect(try await db.label(account: "alice", name: "café") == cafe)
 
-            await #expect(throws: GatewayStoreError.duplicateLabelName("WORK")) {
+            await #expect(throws: LabelConflict.duplicateName("WORK")) {
                 try await db.createLabel(account: "alice", name: "WORK", keyword: "Other")
             }
-            await #expect(throws: GatewayStoreError.duplicateLabelKeyword("work")) {
+            await #expect(throws: LabelConflict.duplicateKeyword("work")) {
                 try await db.createLabel(account: "alice", name: "Job", keyword: "work")
             }
 
@@ -69,14 +69,14 @@ struct LabelTests {
             let home = try await db.createLabel(account: "alice", name: "Home", keyword: "Home")
 
             let renamed = try #require(try await db.renameLabel(account: "alice", id: work.id, name: "Office"))
-            #expect(renamed == StoredLabel(account: "alice", id: work.id, keyword: "Work", name: "Office"))
+            #expect(renamed == Label(id: work.id, keyword: "Work", name: "Office"))
             #expect(try await db.label(account: "alice", name: "office") == renamed)
             #expect(try await db.label(account: "alice", name: "Work") == nil)
 
             // A different case of its own name is fine.
             #expect(try await db.renameLabel(account: "alice", id: work.id, name: "OFFICE")?.name == "OFFICE")
 
-            await #expect(throws: GatewayStoreError.duplicateLabelName("home")) {
+            await #expect(throws: LabelConflict.duplicateName("home")) {
                 try await db.renameLabel(account: "alice", id: work.id, name: "home")
             }
             #expect(try await db.label(account: "alice", id: home.id) == home)

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayApp
 @testable import GatewayCore
 @testable import GatewayHTTP
 import GatewayStore
@@ -20,7 +21,7 @@ struct APIConformanceRouterTests {
             imap: IMAPServerConfiguration(host: "127.0.0.1", port: 1, connectTimeout: .seconds(1)))
         configuration.databasePath = FileManager.default.temporaryDirectory
             .appendingPathComponent("gateway-conformance-\(UUID().uuidString).sqlite").path
-        let app = try GatewayApplication.build(configuration: configuration, logger: TestBed.logger)
+        let app = try GatewayApp.build(configuration: configuration, logger: TestBed.logger)
         try await app.test(.router) { client in try await body(client) }
     }
 
@@ -87,19 +88,16 @@ struct APIConformanceRouterTests {
     }
 
     /// Finding 14: a label keyword taken concurrently was a bare 500; it is a 409 JSON conflict,
-    /// and the store's other conflicts map as well.
+    /// and the store's other conflict maps as well.
     @Test func storeConflictsAreClientErrors() {
         typealias Mapping = ErrorMiddleware<GatewayRequestContext>
-        let keyword = Mapping.gatewayError(for: GatewayStoreError.duplicateLabelKeyword("Work") as any Error)
-        #expect(keyword.status == 409)
+        let keyword = Mapping.gatewayError(for: LabelConflict.duplicateKeyword("Work") as any Error)
+        #expect(HTTPStatus.of(keyword.kind) == .conflict)
         #expect(keyword.code == "labelKeywordExists")
         #expect(keyword.field == "name")
-        let name = Mapping.gatewayError(for: GatewayStoreError.duplicateLabelName("Work") as any Error)
-        #expect(name.status == 409)
+        let name = Mapping.gatewayError(for: LabelConflict.duplicateName("Work") as any Error)
+        #expect(HTTPStatus.of(name.kind) == .conflict)
         #expect(name.code == "labelExists")
-        let folder = Mapping.gatewayError(for: GatewayStoreError.folderNotFound("x") as any Error)
-        #expect(folder.status == 404)
-        #expect(folder.code == "folderNotFound")
     }
 
     /// `maxLength: 128` counts code points (JSON Schema): 65 × "e" + combining acute is 65
@@ -122,11 +120,11 @@ struct APIConformanceRouterTests {
     func sortInfoIsCheckedWithoutRanges(_ sortInfo: String, _ field: String) throws {
         let json = #"{"ids": ["aEoza1E5eFdtUDJhXzE3MDAwMDAwMDBfNDI"], "sortInfo": "# + sortInfo + "}"
         let body = try JSONDecoder().decode(BatchController.Body.self, from: Data(json.utf8))
-        let configuration = GatewayConfiguration(imap: IMAPServerConfiguration(host: "127.0.0.1"))
+        let configuration = APIConfiguration()
         let error = try #require(throws: GatewayError.self) {
             try BatchController.validate(body, endpoint: .delete, configuration: configuration)
         }
-        #expect(error.status == 400)
+        #expect(HTTPStatus.of(error.kind) == .badRequest)
         #expect(error.code == "invalidField")
         #expect(error.field == field)
         let valid = try JSONDecoder().decode(
@@ -145,7 +143,7 @@ struct APIConformanceRouterTests {
             try JSONDecoder().decode(BatchController.Body.self, from: Data(json.utf8))
         }
         let mapped = JSONBody.gatewayError(error)
-        #expect(mapped.status == 400)
+        #expect(HTTPStatus.of(mapped.kind) == .badRequest)
         #expect(mapped.code == "invalidField")
         #expect(mapped.field == name)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayApp
 import GatewayCore
 import GatewayHTTP
 import HTTPTypes
@@ -49,6 +50,37 @@ struct AccountEndpointTests {
             #expect(after.status == .unauthorized)
             let wrongLogin = try await gw.request(.post, "/api/v1/login", auth: IMAPCredentials(user: "alice", password: "x"))
             #expect(wrongLogin.status == .unauthorized)
+        }
+    }
+
+    /// SPEC §2: a mailbox that disappears and reappears under the same name gets a new folder ID,
+    /// so a mail ID minted for the old one fails instead of addressing a message of the new one
+    /// (whose UIDs start again at 1). Checked with doveadm.
+    @Test func aReappearingMailboxGetsANewFolderID() async throws {
+        try await GatewayHarness.run { gw in
+            let account = gw.bed.alice
+            let name = TestBed.uniqueMailbox("Reappear")
+            let before = try await gw.makeMailbox(name, count: 2, as: account)
+            let oldID = try #require(try await gw.folderIDs(account)[name])
+            let oldMail = MailID(folderId: oldID, uidValidity: before.uidValidity, uid: before.uids[0]).encoded
+
+            let connection = try await gw.bed.connect(account)
+            try await connection.delete(MailboxName(name))
+            await connection.logout()
+            #expect(try await gw.folderIDs(account)[name] == nil, "gone from the listing")
+
+            let after = try await gw.makeMailbox(name, count: 2, as: account)
+            let newID = try #require(try await gw.folderIDs(account)[name])
+            #expect(newID != oldID)
+            // Even if the new mailbox had the old UIDVALIDITY, the old ID names the old folder.
+            let reused = MailID(folderId: oldID, uidValidity: after.uidValidity, uid: after.uids[0]).encoded
+            let reply = try await gw.request(
+                .post, "/api/v1/batch/mails/update", json: ["ids": [oldMail, reused], "isFlagged": true], auth: account)
+            #expect(reply.status == .ok)
+            #expect(reply.failedItems == [oldMail, reused])
+            let seen = try gw.bed.look(name, user: account.user)
+            #expect(seen.count == 2)
+            #expect(seen.values.allSatisfy { !$0.flags.contains("\\Flagged") }, "no message of the new mailbox was touched")
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayApp
 import IMAPClient
 import IMAPCore
 import Logging
@@ -31,7 +32,9 @@ struct ChunkResumeTests {
     }
 
     private func work(_ connection: IMAPConnection, _ operation: MailBatchOperation) -> BatchWork {
-        BatchWork(operation: operation, keyword: nil, connection: connection, configuration: .init(), logger: TestBed.logger)
+        BatchWork(
+            operation: operation, keyword: nil, session: IMAPMailSession(connection: connection), configuration: .init(),
+            logger: TestBed.logger)
     }
 
     @Test func copyResumedAfterAPartialCopyDoesNotDuplicate() async throws {

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayApp
 import GatewayCore
 import GatewayHTTP
 import HTTPTypes
@@ -75,8 +76,8 @@ struct ConfigurationValidationTests {
         testCase.change(&configuration)
         let keys = configuration.problems().map(\.key)
         #expect(keys.contains(testCase.key), "problems: \(keys)")
-        #expect(throws: GatewayApplication.ConfigurationRejected.self) {
-            _ = try GatewayApplication.build(configuration: configuration, logger: Logger(label: "test"))
+        #expect(throws: GatewayApp.ConfigurationRejected.self) {
+            _ = try GatewayApp.build(configuration: configuration, logger: Logger(label: "test"))
         }
     }
 
@@ -95,7 +96,7 @@ struct MetricsAccessTests {
         var configuration = ConfigurationValidationTests.base()
         configuration.databasePath = FileManager.default.temporaryDirectory.appendingPathComponent("metrics-\(UUID().uuidString).sqlite").path
         change(&configuration)
-        return try GatewayApplication.build(configuration: configuration, logger: Logger(label: "test"))
+        return try GatewayApp.build(configuration: configuration, logger: Logger(label: "test"))
     }
 
     @Test func openByDefault() async throws {

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayApp
 import GatewayCore
 import GatewayHTTP
 import HTTPTypes
@@ -26,7 +27,7 @@ struct GatewayHarness {
         configuration.databasePath = FileManager.default.temporaryDirectory
             .appendingPathComponent("gateway-test-\(UUID().uuidString).sqlite").path
         configure(&configuration)
-        let app = try GatewayApplication.build(configuration: configuration, logger: TestBed.logger)
+        let app = try GatewayApp.build(configuration: configuration, logger: TestBed.logger)
         try await app.test(.live) { client in
             try await body(GatewayHarness(bed: bed, client: client))
         }
@@ -117,5 +118,12 @@ struct GatewayHarness {
             messageIDs.append(messageID)
         }
         return (validity, uids, messageIDs)
+    }
+}
+
+extension AccountCredentials {
+    /// The engine's credentials for a test bed account.
+    init(_ credentials: IMAPCredentials) {
+        self.init(user: credentials.user, password: credentials.password)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayApp
 import GatewayCore
 import GatewayHTTP
 import HTTPTypes
@@ -48,7 +49,7 @@ import Testing
                 .appendingPathComponent("gateway-hostile-\(UUID().uuidString).sqlite").path
             configuration.deleteToTrash = testCase.operation != .purge
             defer { try? FileManager.default.removeItem(atPath: configuration.databasePath) }
-            let app = try GatewayApplication.build(configuration: configuration, logger: TestBed.logger)
+            let app = try GatewayApp.build(configuration: configuration, logger: TestBed.logger)
             try await app.test(.live) { client in
                 let folders = try await Self.folderIDs(client)
                 let inbox = try #require(folders["INBOX"])

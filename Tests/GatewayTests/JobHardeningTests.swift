@@ -1,4 +1,5 @@
 import Foundation
+import GatewayApp
 @testable import GatewayCore
 import GatewayStore
 import IMAPClient
@@ -34,19 +35,21 @@ struct JobHardeningTests {
         try await connection.create(MailboxName(destination))
         await connection.logout()
         try bed.fill(source, count: count, user: account.user)
-        let (ids, destinationId): ([String], String) = try await pool.withConnection(account) { connection in
-            let directory = try await MailboxDirectory.load(connection: connection, database: database, account: account.user)
+        let mailServer = IMAPMailServer(pool: pool)
+        let (ids, destinationId): ([String], String) = try await mailServer.withSession(AccountCredentials(account)) { session in
+            let directory = try await MailboxDirectory.load(session: session, store: database, account: account.user)
             let sourceFolder = try #require(directory.folders.first { $0.name == source })
             let destinationFolder = try #require(directory.folders.first { $0.name == destination })
-            let selected = try await connection.select(sourceFolder.mailbox)
-            let uids = try await connection.uidSearch(.all)
+            let selected = try await session.select(sourceFolder.mailbox)
+            let uids = try await session.uidSearch(.all)
             return (
                 uids.values.map { MailID(folderId: sourceFolder.id, uidValidity: selected.uidValidity, uid: $0).encoded },
                 destinationFolder.id
             )
         }
         let jobs = JobService(
-            database: database, pool: pool, executorConfiguration: .init(jobChunkSize: 5), configuration: configuration, logger: TestBed.logger)
+            mailServer: mailServer, store: database, folders: database, labels: database,
+            executorConfiguration: .init(jobChunkSize: 5), configuration: configuration, logger: TestBed.logger)
         return Setup(
             database: database, pool: pool, jobs: jobs, ids: ids, destinationId: destinationId, source: source, destination: destination)
     }
@@ -54,7 +57,7 @@ struct JobHardeningTests {
     static func waitUntilCompleted(_ jobs: JobService, key: String, account: String, within limit: Duration) async throws -> JobStatus? {
         let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline {
-            if let status = try await jobs.status(key: key, account: account), status.status == "completed" { return status }
+            if let status = try await jobs.status(key: key, account: account), status.state == .completed { return status }
             try await Task.sleep(for: .milliseconds(50))
         }
         return try await jobs.status(key: key, account: account)
@@ -70,15 +73,15 @@ struct JobHardeningTests {
         let jobs = setup.jobs
         // Another request of the account authenticates, and a resume runs, while the job is being written.
         await jobs.setAfterCreatingJob {
-            await jobs.noteCredentials(account)
+            await jobs.noteCredentials(AccountCredentials(account))
             await jobs.resumeAtStart()
         }
         let key = try await jobs.submit(
-            operation: .copy(destinationFolderId: setup.destinationId), ids: setup.ids, failed: [], credentials: account
+            operation: .copy(destinationFolderId: setup.destinationId), ids: setup.ids, failed: [], credentials: AccountCredentials(account)
         ).jobKey
         let status = try await Self.waitUntilCompleted(setup.jobs, key: key, account: account.user, within: .seconds(120))
         #expect(await jobs.runnersStarted[key] == 1, "one runner for the job")
-        #expect(status?.status == "completed")
+        #expect(status?.state == .completed)
         #expect(status?.failedItems == [])
         let copies = try bed.look(setup.destination, user: account.user).values.map(\.messageID)
         #expect(copies.count == 40, "each message copied exactly once")
@@ -93,19 +96,19 @@ struct JobHardeningTests {
         let account = bed.jobHardeningAccount
         let setup = try await Self.setUp(
             bed, account: account, count: 12, jobs: .init(retryDelay: .milliseconds(50), maxAttempts: 3))
-        let refused = IMAPCredentials(user: account.user, password: "no-longer-valid")
+        let refused = AccountCredentials(user: account.user, password: "no-longer-valid")
         let key = try await setup.jobs.submit(
             operation: .copy(destinationFolderId: setup.destinationId), ids: setup.ids, failed: [], credentials: refused
         ).jobKey
         try await Task.sleep(for: .seconds(2))
         let waiting = try #require(try await setup.jobs.status(key: key, account: account.user))
-        #expect(waiting.status == "inProgress")
+        #expect(waiting.state == .inProgress)
         #expect(waiting.failedItems.isEmpty)
         #expect(try bed.look(setup.destination, user: account.user).isEmpty)
 
-        await setup.jobs.noteCredentials(account)
+        await setup.jobs.noteCredentials(AccountCredentials(account))
         let done = try await Self.waitUntilCompleted(setup.jobs, key: key, account: account.user, within: .seconds(60))
-        #expect(done?.status == "completed")
+        #expect(done?.state == .completed)
         #expect(done?.failedItems == [])
         #expect(try bed.look(setup.destination, user: account.user).count == 12)
         await setup.pool.shutdown()

@@ -1,3 +1,4 @@
+import GatewayApp
 import Foundation
 import GatewayCore
 import GatewayHTTP

@@ -1,16 +1,19 @@
 import IMAPClient
 import IMAPCore
+import Synchronization
 import TestBedSupport
 import Testing
 
 /// The per-account pool against the real Dovecot test bed (as bob, so other suites are unaffected).
 @Suite(.enabled(if: TestBed.isEnabled, "needs the Dovecot test bed (integration/run-tests.sh)"))
 struct IMAPConnectionPoolTests {
-    private func pool(_ bed: TestBed, perAccount: Int = 4, leaseTimeout: Duration = .seconds(10)) throws -> IMAPConnectionPool {
+    private func pool(
+        _ bed: TestBed, perAccount: Int = 4, leaseTimeout: Duration = .seconds(10), clock: PoolClock = .continuous
+    ) throws -> IMAPConnectionPool {
         IMAPConnectionPool(
             server: try bed.server(),
             configuration: .init(maxConnectionsPerAccount: perAccount, maxConnectionsTotal: 8, leaseTimeout: leaseTimeout),
-            logger: TestBed.logger)
+            clock: clock, logger: TestBed.logger)
     }
 
     @Test func reusesLoggedInConnectionsAndRemembersTheSelectedMailbox() async throws {
@@ -35,9 +38,9 @@ struct IMAPConnectionPoolTests {
 
     @Test func boundsConnectionsPerAccount() async throws {
         let bed = try TestBed.require()
-        // What is checked is the peak of 2; the lease timeout only has to outlast a loaded CI machine
-        // (a clean-clone run once waited more than 10 s while every suite started at once).
-        let pool = try pool(bed, perAccount: 2, leaseTimeout: .seconds(120))
+        // What is checked is the peak of 2. The pool's clock stands still, so however loaded the
+        // machine, no waiting lease can time out (the default 10 s lease timeout stays).
+        let pool = try pool(bed, perAccount: 2, clock: ManualPoolClock().clock)
         let gauge = Gauge()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<5 {
@@ -59,10 +62,17 @@ struct IMAPConnectionPoolTests {
 
     @Test func waitingForAFreeConnectionTimesOut() async throws {
         let bed = try TestBed.require()
-        let pool = try pool(bed, perAccount: 1, leaseTimeout: .milliseconds(300))
+        let manual = ManualPoolClock()
+        let pool = try pool(bed, perAccount: 1, leaseTimeout: .seconds(30), clock: manual.clock)
         let held = try await pool.lease(bed.bob)
+        let waiting = Task { try await pool.lease(bed.bob) }
+        // The second lease waits as long as the pool's time stands still, and fails once 30 s pass.
+        try await manual.waitForSleepers(1)
+        manual.advance(by: .seconds(29))
+        #expect(manual.sleepers == 1, "29 s: still waiting")
+        manual.advance(by: .seconds(2))
         await #expect(throws: IMAPError.timeout(command: "waiting for a free IMAP connection")) {
-            _ = try await pool.lease(bed.bob)
+            _ = try await waiting.value
         }
         await pool.release(held, credentials: bed.bob)
         await pool.shutdown()
@@ -112,4 +122,66 @@ actor Gauge {
     }
 
     func leave() { current -= 1 }
+}
+
+/// A ``PoolClock`` the test moves by hand: time stands still until ``advance(by:)``, and sleepers
+/// wake only when it passes their deadline.
+final class ManualPoolClock: Sendable {
+    private struct State {
+        var offset = Duration.zero
+        var sleepers: [Int: (deadline: ContinuousClock.Instant, continuation: CheckedContinuation<Void, any Error>)] = [:]
+        var nextID = 0
+    }
+
+    private let start = ContinuousClock.now
+    private let state = Mutex(State())
+
+    var now: ContinuousClock.Instant { start + state.withLock { $0.offset } }
+
+    /// Tasks waiting for a deadline now.
+    var sleepers: Int { state.withLock { $0.sleepers.count } }
+
+    var clock: PoolClock {
+        PoolClock(now: { [self] in now }, sleep: { [self] deadline in try await sleep(until: deadline) })
+    }
+
+    func advance(by duration: Duration) {
+        let due = state.withLock { state in
+            state.offset += duration
+            let now = start + state.offset
+            let ids = state.sleepers.filter { $0.value.deadline <= now }.map(\.key)
+            return ids.compactMap { state.sleepers.removeValue(forKey: $0)?.continuation }
+        }
+        for continuation in due { continuation.resume() }
+    }
+
+    /// Waits (in real time, briefly) until `count` tasks sleep on this clock.
+    func waitForSleepers(_ count: Int) async throws {
+        var tries = 0
+        while sleepers < count, tries < 1000 {
+            tries += 1
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(sleepers >= count, "the pool waits on its clock")
+    }
+
+    private func sleep(until deadline: ContinuousClock.Instant) async throws {
+        let id = state.withLock { state in
+            state.nextID += 1
+            return state.nextID
+        }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    if Task.isCancelled || deadline <= start + state.offset { return true }
+                    state.sleepers[id] = (deadline, continuation)
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.sleepers.removeValue(forKey: id) }?.continuation.resume(throwing: CancellationError())
+        }
+        try Task.checkCancellation()
+    }
 }

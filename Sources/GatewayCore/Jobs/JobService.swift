@@ -1,20 +1,17 @@
 import Foundation
-import GatewayStore
-import IMAPClient
 import IMAPCore
 import Logging
 
-/// What `GET /api/v1/batch/jobs/{jobKey}` shows.
+/// Where a job stands, for its account: its key, state, progress and the items that failed so far.
 public struct JobStatus: Hashable, Sendable {
     public var jobKey: String
-    /// `inProgress` or `completed`.
-    public var status: String
+    public var state: JobState
     /// 0–100, monotonic.
     public var progress: Double
     public var failedItems: [String]
 }
 
-/// Asynchronous batch jobs: persisted in SQLite, run in chunks in the background, resumed after a
+/// Asynchronous batch jobs: persisted in the job store, run in chunks in the background, resumed after a
 /// restart, bounded per account and overall, purged after a retention time.
 ///
 /// A job holds one pooled connection while it runs and at most `maxJobsPerAccount` jobs of an
@@ -44,11 +41,10 @@ public actor JobService {
         }
     }
 
-    private let database: GatewayDatabase
-    private let pool: IMAPConnectionPool
+    private let ports: JobRunner.Ports
     private let executorConfiguration: MailBatchExecutor.Configuration
     private let configuration: Configuration
-    private let resumeCredentials: @Sendable (String) -> IMAPCredentials?
+    private let resumeCredentials: @Sendable (String) -> AccountCredentials?
     private let logger: Logger
 
     private var running: Set<String> = []
@@ -58,7 +54,7 @@ public actor JobService {
     /// concurrent ``resumeUnfinished`` must not queue them a second time.
     private var submitting: Set<String> = []
     /// Credentials to run an account's jobs with; kept only while the account has unfinished jobs.
-    private var credentials: [String: IMAPCredentials] = [:]
+    private var credentials: [String: AccountCredentials] = [:]
     /// How many runners each job key got since start (a job must have one at a time; tests read it).
     private(set) var runnersStarted: [String: Int] = [:]
 
@@ -75,12 +71,11 @@ public actor JobService {
     /// - Parameter resumeCredentials: credentials to resume an account's jobs with when its own are
     ///   not known (the master user acting for the account), or nil.
     public init(
-        database: GatewayDatabase, pool: IMAPConnectionPool, executorConfiguration: MailBatchExecutor.Configuration,
-        configuration: Configuration = Configuration(),
-        resumeCredentials: @escaping @Sendable (String) -> IMAPCredentials? = { _ in nil }, logger: Logger
+        mailServer: any MailServer, store: any JobStore, folders: any FolderStore, labels: any LabelStore,
+        executorConfiguration: MailBatchExecutor.Configuration, configuration: Configuration = Configuration(),
+        resumeCredentials: @escaping @Sendable (String) -> AccountCredentials? = { _ in nil }, logger: Logger
     ) {
-        self.database = database
-        self.pool = pool
+        self.ports = JobRunner.Ports(mailServer: mailServer, store: store, folders: folders, labels: labels)
         self.executorConfiguration = executorConfiguration
         self.configuration = configuration
         self.resumeCredentials = resumeCredentials
@@ -89,15 +84,14 @@ public actor JobService {
 
     /// Persists a new job over already resolved IDs (`failed` are IDs that failed while resolving)
     /// and schedules it. Returns its first status.
-    func submit(operation: MailBatchOperation, ids: [String], failed: [String], credentials: IMAPCredentials) async throws -> JobStatus {
-        let key = Self.newKey()
-        let operationJSON = String(decoding: try JSONEncoder().encode(operation), as: UTF8.self)
-        let job = StoredJob(
-            key: key, account: credentials.user, operation: operationJSON, status: "inProgress",
+    func submit(operation: MailBatchOperation, ids: [String], failed: [String], credentials: AccountCredentials) async throws -> JobStatus {
+        let key = RandomToken.make()
+        let job = JobRecord(
+            key: key, account: credentials.user, operation: operation, state: .inProgress,
             totalItems: ids.count + failed.count, doneItems: failed.count, failedItems: failed, pendingItems: ids)
         submitting.insert(key)
         do {
-            try await database.createJob(job)
+            try await ports.store.createJob(job)
         } catch {
             submitting.remove(key)
             throw error
@@ -107,17 +101,16 @@ public actor JobService {
         self.credentials[credentials.user] = credentials
         enqueue(key, account: credentials.user)
         schedule()
-        return JobStatus(jobKey: key, status: job.status, progress: job.progress, failedItems: job.failedItems)
+        return JobStatus(job)
     }
 
     /// The job's status, only for the account that created it.
     public func status(key: String, account: String) async throws -> JobStatus? {
-        guard let job = try await database.job(key: key, account: account) else { return nil }
-        return JobStatus(jobKey: job.key, status: job.status, progress: job.progress, failedItems: job.failedItems)
+        try await ports.store.job(key: key, account: account).map(JobStatus.init)
     }
 
     /// An account authenticated: remember its credentials and resume its unfinished jobs.
-    public func noteCredentials(_ credentials: IMAPCredentials) async {
+    public func noteCredentials(_ credentials: AccountCredentials) async {
         let account = credentials.user
         if self.credentials[account] != nil {
             // Newer proven credentials replace older ones (a changed password).
@@ -145,7 +138,7 @@ public actor JobService {
     @discardableResult
     public func purge() async throws -> Int {
         let seconds = Double(configuration.retention.components.seconds)
-        return try await database.purgeJobs(finishedBefore: Date().addingTimeInterval(-seconds))
+        return try await ports.store.purgeJobs(finishedBefore: Date().addingTimeInterval(-seconds))
     }
 
     /// Resumes jobs at start, then purges finished ones periodically until cancelled.
@@ -165,7 +158,7 @@ public actor JobService {
 
     private func resumeUnfinished(account: String?) async {
         do {
-            for job in try await database.unfinishedJobs() where account == nil || job.account == account {
+            for job in try await ports.store.unfinishedJobs() where account == nil || job.account == account {
                 if credentials[job.account] == nil, let master = resumeCredentials(job.account) {
                     credentials[job.account] = master
                 }
@@ -212,15 +205,14 @@ public actor JobService {
         }
     }
 
-    private func runJob(key: String, credentials initial: IMAPCredentials) async {
+    private func runJob(key: String, credentials initial: AccountCredentials) async {
         var credentials = initial
         var attempt = 0
         while true {
             attempt += 1
             do {
-                try await JobRunner(
-                    key: key, database: database, pool: pool, configuration: executorConfiguration, logger: logger
-                ).run(credentials: credentials)
+                try await JobRunner(key: key, ports: ports, configuration: executorConfiguration, logger: logger)
+                    .run(credentials: credentials)
                 break
             } catch let error where Self.isAuthenticationFailure(error) {
                 // The password changed or was revoked: the job waits, unchanged, for the next
@@ -234,15 +226,15 @@ public actor JobService {
                 self.credentials[credentials.user] = nil
                 awaitingCredentials.insert(credentials.user)
                 break
-            } catch let error as GatewayError where error.status < 500 {
+            } catch let error as GatewayError where error.kind.isRequestProblem {
                 // The request can no longer be carried out (a label or folder was deleted): finish with the rest failed.
                 logger.info("job cannot continue", metadata: ["error": "\(error)"])
-                try? await JobRunner.failRemaining(key: key, database: database)
+                try? await JobRunner.failRemaining(key: key, store: ports.store)
                 break
             } catch {
                 logger.warning("job interrupted", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
                 if attempt >= configuration.maxAttempts {
-                    try? await JobRunner.failRemaining(key: key, database: database)
+                    try? await JobRunner.failRemaining(key: key, store: ports.store)
                     break
                 }
                 try? await Task.sleep(for: configuration.retryDelay)
@@ -256,40 +248,44 @@ public actor JobService {
     }
 
     static func isAuthenticationFailure(_ error: any Error) -> Bool {
-        if case IMAPError.authenticationFailed = error { return true }
-        if let error = error as? GatewayError, error.status == 401 { return true }
+        if let error = error as? MailServerError, error.kind == .authenticationFailed { return true }
+        if let error = error as? GatewayError, error.kind == .unauthorized { return true }
         return false
     }
-
-    static func newKey() -> String { RandomToken.make() }
 }
 
-/// Unguessable tokens (job keys, session IDs): 256 bits from the system's CSPRNG, base64url (43 characters).
-public enum RandomToken {
-    public static func make() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return Base64URL.encode((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
+extension JobStatus {
+    init(_ job: JobRecord) {
+        self.init(jobKey: job.key, state: job.state, progress: job.progress, failedItems: job.failedItems)
     }
 }
 
 /// Runs one job from wherever its persisted state says it stands (see ``BatchWork`` for why each
 /// step can be resumed safely).
 struct JobRunner {
+    /// What a job needs from outside the engine.
+    struct Ports: Sendable {
+        var mailServer: any MailServer
+        var store: any JobStore
+        var folders: any FolderStore
+        var labels: any LabelStore
+    }
+
     let key: String
-    let database: GatewayDatabase
-    let pool: IMAPConnectionPool
+    let ports: Ports
     let configuration: MailBatchExecutor.Configuration
     let logger: Logger
 
-    func run(credentials: IMAPCredentials) async throws {
-        guard let job = try await database.job(key: key, account: credentials.user), job.status != "completed" else { return }
-        let operation = try JSONDecoder().decode(MailBatchOperation.self, from: Data(job.operation.utf8))
-        try await pool.withConnection(credentials) { connection in
-            let keyword = try await MailBatchExecutor.keyword(for: operation, account: credentials.user, database: database)
-            var work = BatchWork(operation: operation, keyword: keyword, connection: connection, configuration: configuration, logger: logger)
+    func run(credentials: AccountCredentials) async throws {
+        let store = ports.store
+        guard let job = try await store.job(key: key, account: credentials.user), job.state != .completed else { return }
+        let operation = job.operation
+        try await ports.mailServer.withSession(credentials) { session in
+            let keyword = try await MailBatchExecutor.keyword(for: operation, account: credentials.user, labels: ports.labels)
+            var work = BatchWork(operation: operation, keyword: keyword, session: session, configuration: configuration, logger: logger)
             if !job.pendingItems.isEmpty {
                 // Plan once: chunks and planning failures are recorded in one transaction.
-                let directory = try await MailboxDirectory.load(connection: connection, database: database, account: credentials.user)
+                let directory = try await MailboxDirectory.load(session: session, store: ports.folders, account: credentials.user)
                 let plan = BatchPlan(ids: job.pendingItems)
                 try work.prepare(directory, plan: plan)
                 var chunks: [BatchChunk] = []
@@ -297,40 +293,33 @@ struct JobRunner {
                     chunks += try await work.plan(group, directory: directory, maxUIDs: configuration.jobChunkSize)
                 }
                 let planned = Set(chunks.flatMap { $0.clientIDs($0.uids) })
-                let encoder = JSONEncoder()
-                try await database.planJob(
-                    key: key,
-                    chunks: try chunks.map { (String(decoding: try encoder.encode($0), as: UTF8.self), $0.uids.count) },
-                    failed: plan.distinctIDs.filter { !planned.contains($0) })
+                try await store.planJob(key: key, chunks: chunks, failed: plan.distinctIDs.filter { !planned.contains($0) })
             }
-            let decoder = JSONDecoder()
-            for stored in try await database.jobChunks(key: key) where stored.state != "done" {
-                let chunk = try decoder.decode(BatchChunk.self, from: Data(stored.chunk.utf8))
-                let resuming = stored.state == "started"
+            for stored in try await store.jobChunks(key: key) where stored.state != .done {
+                let chunk = stored.chunk
+                let resuming = stored.state == .started
                 var destinationUIDNext = stored.destinationUIDNext
                 if !resuming {
                     if case .transfer(_, _, let mailbox, _) = chunk.action {
-                        destinationUIDNext = try await connection.status(MailboxName(wire: mailbox), [.uidNext]).uidNext
+                        destinationUIDNext = try await session.status(MailboxName(wire: mailbox), [.uidNext]).uidNext
                     }
-                    try await database.startJobChunk(key: key, seq: stored.seq, destinationUIDNext: destinationUIDNext)
+                    try await store.startJobChunk(key: key, seq: stored.seq, destinationUIDNext: destinationUIDNext)
                 }
                 let result = try await work.execute(chunk, resuming: resuming, destinationUIDNext: destinationUIDNext)
                 let failed = chunk.clientIDs(chunk.uidSet.subtracting(result.confirmed).values)
-                try await database.finishJobChunk(key: key, seq: stored.seq, itemCount: chunk.uids.count, failed: failed)
+                try await store.finishJobChunk(key: key, seq: stored.seq, itemCount: chunk.uids.count, failed: failed)
             }
-            try await database.completeJob(key: key)
+            try await store.completeJob(key: key, failed: [])
         }
     }
 
     /// Finishes a job that cannot go on: every item not yet done is reported failed.
-    static func failRemaining(key: String, database: GatewayDatabase) async throws {
-        guard let job = try await database.jobAnyAccount(key: key) else { return }
+    static func failRemaining(key: String, store: any JobStore) async throws {
+        guard let job = try await store.jobAnyAccount(key: key) else { return }
         var failed = job.pendingItems
-        for stored in try await database.jobChunks(key: key) where stored.state != "done" {
-            if let chunk = try? JSONDecoder().decode(BatchChunk.self, from: Data(stored.chunk.utf8)) {
-                failed += chunk.clientIDs(chunk.uids)
-            }
+        for stored in try await store.jobChunks(key: key) where stored.state != .done {
+            failed += stored.chunk.clientIDs(stored.chunk.uids)
         }
-        try await database.completeJob(key: key, failed: failed)
+        try await store.completeJob(key: key, failed: failed)
     }
 }

@@ -42,7 +42,7 @@ import Testing
         ("", 1), ("X-Priority: 4\r\nImportance: high\r\n", 0),
     ])
     func importanceFromPriorityHeaders(headers: String, expected: Int) {
-        #expect(OrderingRules.importance(headers: headers) == expected)
+        #expect(OrderingRules.importance(headers: headers).rawValue == expected)
     }
 
     @Test func encodedWordsDecode() {

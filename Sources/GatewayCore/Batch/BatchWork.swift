@@ -1,4 +1,3 @@
-import IMAPClient
 import IMAPCore
 import Logging
 
@@ -18,7 +17,7 @@ import Logging
 struct BatchWork {
     let operation: MailBatchOperation
     let keyword: Flag?
-    let connection: IMAPConnection
+    let session: any MailSession
     let configuration: MailBatchExecutor.Configuration
     let logger: Logger
     var destination: FolderInfo?
@@ -27,23 +26,23 @@ struct BatchWork {
     var useServerMove = true
 
     init(
-        operation: MailBatchOperation, keyword: Flag?, connection: IMAPConnection,
+        operation: MailBatchOperation, keyword: Flag?, session: any MailSession,
         configuration: MailBatchExecutor.Configuration, logger: Logger
     ) {
         self.operation = operation
         self.keyword = keyword
-        self.connection = connection
+        self.session = session
         self.configuration = configuration
         self.logger = logger
     }
 
     /// Whether a move chunk is one `UID MOVE` (else COPY + `\Deleted` + UID EXPUNGE, which needs the
     /// destination's UIDNEXT recorded first to be resumable).
-    var usesServerMove: Bool { useServerMove && connection.capabilities.contains(.move) }
+    var usesServerMove: Bool { useServerMove && session.capabilities.contains(.move) }
 
     /// Request-level checks that must pass before anything changes.
     mutating func prepare(_ directory: MailboxDirectory, plan: BatchPlan) throws {
-        let caps = connection.capabilities
+        let caps = session.capabilities
         let canMove = caps.contains(.move) || caps.contains(.uidPlus)
         switch operation {
         case .copy(let id), .move(let id):
@@ -85,9 +84,9 @@ struct BatchWork {
         guard let folder = directory.folder(id: group.folderId), folder.selectable else { return [] }
         let selected: SelectedMailbox
         do {
-            selected = try await connection.select(folder.mailbox)
-        } catch IMAPError.commandFailed(_, _, let text) {
-            logger.info("folder cannot be selected; its items fail", metadata: ["reason": "\(text.text)"])
+            selected = try await session.select(folder.mailbox)
+        } catch let error as MailServerError where error.kind == .refused {
+            logger.info("folder cannot be selected; its items fail", metadata: ["reason": "\(error)"])
             return []
         }
         guard selected.uidValidity == group.uidValidity else { return [] }  // stale IDs
@@ -138,8 +137,7 @@ struct BatchWork {
         }
         var chunks: [BatchChunk] = []
         for part in existing.split(maxCount: maxUIDs) {
-            let pieces = (try? CommandEncoder().split(probe(part), maxLineLength: connection.maxCommandLineLength)) ?? [probe(part)]
-            for piece in pieces.compactMap(\.uidSet) {
+            for piece in session.splitToFitLine(part, probe) {
                 chunks.append(
                     BatchChunk(folderId: folder.id, mailbox: folder.mailbox.wire, uidValidity: group.uidValidity, uids: piece.values, action: action))
             }
@@ -151,39 +149,32 @@ struct BatchWork {
     /// was started but not finished), it first re-derives what the interrupted attempt did.
     mutating func execute(_ chunk: BatchChunk, resuming: Bool, destinationUIDNext: UInt32?) async throws -> ChunkResult {
         let source = MailboxName(wire: chunk.mailbox)
-        let selected = try await connection.select(source)
-        guard selected.uidValidity == chunk.uidValidity else {
-            return ChunkResult(confirmed: UIDSet(), newUIDs: [:], destinationUIDValidity: nil)
-        }
+        let selected = try await session.select(source)
+        guard selected.uidValidity == chunk.uidValidity else { return .none }
         var uids = chunk.uidSet
         switch chunk.action {
         case .none:
-            return ChunkResult(confirmed: uids, newUIDs: [:], destinationUIDValidity: nil)
+            return ChunkResult(confirmed: uids)
 
         case .store(let add, let remove):
-            do {
-                if !add.isEmpty { try await connection.uidStore(uids, .add, flags: add.map(Flag.init)) }
-                if !remove.isEmpty { try await connection.uidStore(uids, .remove, flags: remove.map(Flag.init)) }
-            } catch IMAPError.commandFailed(let command, _, let text) {
-                logger.info("upstream refused a chunk", metadata: ["command": "\(command)", "reason": "\(text.text)"])
-                return ChunkResult(confirmed: UIDSet(), newUIDs: [:], destinationUIDValidity: nil)
+            let stored: Void? = try await refusable {
+                if !add.isEmpty { try await session.uidStore(uids, .add, flags: add.map(Flag.init)) }
+                if !remove.isEmpty { try await session.uidStore(uids, .remove, flags: remove.map(Flag.init)) }
             }
-            return ChunkResult(confirmed: uids, newUIDs: [:], destinationUIDValidity: nil)
+            return stored == nil ? .none : ChunkResult(confirmed: uids)
 
         case .expunge:
             if resuming { uids = try await stillPresent(uids) }
-            do {
-                try await connection.uidStore(uids, .add, flags: [.deleted])
-                try await connection.uidExpunge(uids)
-            } catch IMAPError.commandFailed(let command, _, let text) {
-                logger.info("upstream refused a chunk", metadata: ["command": "\(command)", "reason": "\(text.text)"])
+            _ = try await refusable {
+                try await session.uidStore(uids, .add, flags: [.deleted])
+                try await session.uidExpunge(uids)
             }
             let remaining = try await stillPresent(uids)
             if !remaining.isEmpty {
                 // Not removed: take back the \Deleted we set, so a later EXPUNGE elsewhere cannot remove them.
-                _ = try? await connection.uidStore(remaining, .remove, flags: [.deleted])
+                _ = try? await session.uidStore(remaining, .remove, flags: [.deleted])
             }
-            return ChunkResult(confirmed: chunk.uidSet.subtracting(remaining), newUIDs: [:], destinationUIDValidity: nil)
+            return ChunkResult(confirmed: chunk.uidSet.subtracting(remaining))
 
         case .transfer(let move, _, let mailbox, _):
             let destination = MailboxName(wire: mailbox)
@@ -194,17 +185,15 @@ struct BatchWork {
                 confirmed = uids.subtracting(present)
                 uids = present
             }
-            if uids.isEmpty { return ChunkResult(confirmed: confirmed, newUIDs: [:], destinationUIDValidity: nil) }
-            if move && useServerMove && connection.capabilities.contains(.move) {
-                do {
-                    let result = Self.restrict(try await connection.uidMove(uids, to: destination), to: uids)
-                    let moved = result.newUIDs.isEmpty ? uids.subtracting(try await stillPresent(uids)) : result.copiedSourceUIDs
-                    return ChunkResult(confirmed: confirmed.union(moved), newUIDs: result.newUIDs, destinationUIDValidity: result.uidValidity)
-                } catch IMAPError.commandFailed(let command, _, let text) {
-                    logger.info("upstream refused a chunk", metadata: ["command": "\(command)", "reason": "\(text.text)"])
+            if uids.isEmpty { return ChunkResult(confirmed: confirmed) }
+            if move && usesServerMove {
+                guard let answer = try await refusable({ try await session.uidMove(uids, to: destination) }) else {
                     let still = try await stillPresent(uids)
-                    return ChunkResult(confirmed: confirmed.union(uids.subtracting(still)), newUIDs: [:], destinationUIDValidity: nil)
+                    return ChunkResult(confirmed: confirmed.union(uids.subtracting(still)))
                 }
+                let result = Self.restrict(answer, to: uids)
+                let moved = result.newUIDs.isEmpty ? uids.subtracting(try await stillPresent(uids)) : result.copiedSourceUIDs
+                return ChunkResult(confirmed: confirmed.union(moved), newUIDs: result.newUIDs, destinationUIDValidity: result.uidValidity)
             }
             // COPY (also the first step of the MOVE fallback); on resume, skip what was already copied.
             var copied = UIDSet()
@@ -214,24 +203,31 @@ struct BatchWork {
                 copied = try await alreadyCopied(uids, from: source, sourceUIDValidity: chunk.uidValidity, to: destination, since: since)
             }
             let toCopy = uids.subtracting(copied)
-            if !toCopy.isEmpty {
-                do {
-                    let result = Self.restrict(try await connection.uidCopy(toCopy, to: destination), to: toCopy)
-                    copied = copied.union(result.newUIDs.isEmpty ? toCopy : result.copiedSourceUIDs)
-                    newUIDs = result.newUIDs
-                    validity = result.uidValidity
-                } catch IMAPError.commandFailed(let command, _, let text) {
-                    logger.info("upstream refused a chunk", metadata: ["command": "\(command)", "reason": "\(text.text)"])
-                }
+            if !toCopy.isEmpty, let answer = try await refusable({ try await session.uidCopy(toCopy, to: destination) }) {
+                let result = Self.restrict(answer, to: toCopy)
+                copied = copied.union(result.newUIDs.isEmpty ? toCopy : result.copiedSourceUIDs)
+                newUIDs = result.newUIDs
+                validity = result.uidValidity
             }
             guard move else { return ChunkResult(confirmed: confirmed.union(copied), newUIDs: newUIDs, destinationUIDValidity: validity) }
             // MOVE fallback: expunge exactly the copied originals.
             if !copied.isEmpty {
-                try await connection.uidStore(copied, .add, flags: [.deleted])
-                try await connection.uidExpunge(copied)
+                try await session.uidStore(copied, .add, flags: [.deleted])
+                try await session.uidExpunge(copied)
             }
             let removed = copied.subtracting(try await stillPresent(copied))
             return ChunkResult(confirmed: confirmed.union(removed), newUIDs: newUIDs, destinationUIDValidity: validity)
+        }
+    }
+
+    /// Runs a step the server may refuse: a refusal (NO or BAD) is logged and answers nil, and
+    /// the chunk's items are then judged by what the mailbox shows. Other failures propagate.
+    private func refusable<T>(_ step: () async throws -> T) async throws -> T? {
+        do {
+            return try await step()
+        } catch let error as MailServerError where error.kind == .refused {
+            logger.info("upstream refused a chunk", metadata: ["reason": "\(error)"])
+            return nil
         }
     }
 
@@ -239,7 +235,7 @@ struct BatchWork {
     /// what was asked (SPEC §4): a wrong server answering `ALL 1:4294967295` never widens a batch.
     private func stillPresent(_ uids: UIDSet) async throws -> UIDSet {
         guard !uids.isEmpty else { return UIDSet() }
-        return try await connection.uidSearch(.uid(uids)).intersection(uids)
+        return try await session.uidSearch(.uid(uids)).intersection(uids)
     }
 
     /// A COPYUID answer cut down to the source UIDs that were asked about, so a server naming
@@ -253,14 +249,14 @@ struct BatchWork {
     private func alreadyCopied(
         _ uids: UIDSet, from source: MailboxName, sourceUIDValidity: UInt32, to destination: MailboxName, since: UInt32
     ) async throws -> UIDSet {
-        let status = try await connection.status(destination, [.uidNext])
+        let status = try await session.status(destination, [.uidNext])
         guard let next = status.uidNext, next > since else { return UIDSet() }
-        let sources = try await connection.uidFetch(uids, [.rfc822Size, .envelope])
-        try await connection.select(destination, readOnly: true)
-        let copies = try await connection.uidFetch(UIDSet(ranges: [since...(next - 1)]), [.rfc822Size, .envelope])
-        let reselected = try await connection.select(source)
+        let sources = try await session.uidFetch(uids, [.rfc822Size, .envelope])
+        try await session.select(destination, readOnly: true)
+        let copies = try await session.uidFetch(UIDSet(ranges: [since...(next - 1)]), [.rfc822Size, .envelope])
+        let reselected = try await session.select(source)
         guard reselected.uidValidity == sourceUIDValidity else {
-            throw IMAPError.protocolViolation("UIDVALIDITY of \(source) changed during a resumed copy")
+            throw MailServerError(.connectionBroken, "UIDVALIDITY of \(source) changed during a resumed copy")
         }
         var available: [String: Int] = [:]
         for copy in copies {

@@ -6,19 +6,15 @@ import Logging
 import NIOSSL
 import SystemPackage
 
-/// Reads the configuration once at start: `GATEWAY_*` environment variables over the file over
-/// defaults (SPEC §5). `batch.asyncThreshold` is `GATEWAY_BATCH_ASYNC_THRESHOLD`, and so on.
-struct GatewaySettings {
-    var gateway: GatewayConfiguration
-    var logLevel: Logger.Level
+/// Reads the configuration once at start, for the executable: `GATEWAY_*` environment variables
+/// over the file over defaults (SPEC §5). `batch.asyncThreshold` is `GATEWAY_BATCH_ASYNC_THRESHOLD`, and so on.
+public struct GatewaySettings: Sendable {
+    public var gateway: GatewayConfiguration
+    public var logLevel: Logger.Level
 
-    struct InvalidSetting: Error, CustomStringConvertible {
-        var key: String
-        var reason: String
-        var description: String { "configuration \(key): \(reason)" }
-    }
+    public typealias InvalidSetting = GatewayConfiguration.InvalidSetting
 
-    static func load(file: String) async throws -> GatewaySettings {
+    public static func load(file: String) async throws -> GatewaySettings {
         let environment = KeyMappingProvider(upstream: EnvironmentVariablesProvider()) { key in key.prepending(["gateway"]) }
         var providers: [any ConfigProvider] = [environment]
         if file.hasSuffix(".json") {
@@ -29,7 +25,7 @@ struct GatewaySettings {
         return try make(ConfigReader(providers: providers))
     }
 
-    static func make(_ reader: ConfigReader) throws -> GatewaySettings {
+    public static func make(_ reader: ConfigReader) throws -> GatewaySettings {
         guard let tls = IMAPServerConfiguration.TLSMode(rawValue: reader.string(forKey: "imap.tls", default: "none")) else {
             throw InvalidSetting(key: "imap.tls", reason: "must be none, starttls or tls")
         }

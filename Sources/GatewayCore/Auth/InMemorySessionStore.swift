@@ -1,23 +1,27 @@
 import Crypto
 import Foundation
-import GatewayCore
-import IMAPClient
 
 /// Sessions from `POST /api/v1/login`: random 256-bit IDs, kept only as SHA-256 hashes, in memory.
 /// A session ends after an idle time, after an absolute lifetime however busy it is, when its
 /// account opens more than `maxPerAccount` sessions (the oldest goes), or when the IMAP server
 /// refuses its password (the auth middleware re-proves it like any other credentials). A gateway
 /// restart ends every session (clients log in again); that keeps passwords off the disk.
-actor SessionStore {
+public actor InMemorySessionStore: SessionStore {
     /// Limits of sessions (`auth.sessionIdleTimeout`, `auth.sessionLifetime`, `auth.maxSessionsPerAccount`).
-    struct Limits: Sendable {
-        var idleTimeout: Duration
-        var lifetime: Duration
-        var maxPerAccount: Int
+    public struct Limits: Sendable {
+        public var idleTimeout: Duration
+        public var lifetime: Duration
+        public var maxPerAccount: Int
+
+        public init(idleTimeout: Duration, lifetime: Duration, maxPerAccount: Int) {
+            self.idleTimeout = idleTimeout
+            self.lifetime = lifetime
+            self.maxPerAccount = maxPerAccount
+        }
     }
 
     private struct Entry {
-        var credentials: IMAPCredentials
+        var credentials: AccountCredentials
         var created: ContinuousClock.Instant
         var lastUsed: ContinuousClock.Instant
     }
@@ -28,14 +32,14 @@ actor SessionStore {
     private let now: @Sendable () -> ContinuousClock.Instant
     private var lastPurge: ContinuousClock.Instant
 
-    init(limits: Limits, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
+    public init(limits: Limits, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
         self.limits = limits
         self.now = now
         self.lastPurge = now()
     }
 
     /// Opens a session; returns its ID (43 characters of base64url).
-    func create(for credentials: IMAPCredentials) -> String {
+    public func create(for credentials: AccountCredentials) -> String {
         purgeExpired()
         let id = RandomToken.make()
         let now = now()
@@ -50,7 +54,7 @@ actor SessionStore {
     }
 
     /// The session's credentials, refreshing its idle time; nil if unknown or expired.
-    func credentials(for id: String) -> IMAPCredentials? {
+    public func credentials(for id: String) -> AccountCredentials? {
         let now = now()
         if now - lastPurge > .seconds(60) { purgeExpired() }
         let key = Self.hash(id)
@@ -64,15 +68,15 @@ actor SessionStore {
         return entry.credentials
     }
 
-    func remove(_ id: String) { sessions[Self.hash(id)] = nil }
+    public func remove(_ id: String) { sessions[Self.hash(id)] = nil }
 
     /// Ends every session of these exact credentials (the server refused them).
-    func removeAll(with credentials: IMAPCredentials) {
+    public func removeAll(with credentials: AccountCredentials) {
         sessions = sessions.filter { $0.value.credentials != credentials }
     }
 
     /// Sessions open now (for tests).
-    var count: Int { sessions.count }
+    public var count: Int { sessions.count }
 
     private func isAlive(_ entry: Entry, now: ContinuousClock.Instant) -> Bool {
         now - entry.lastUsed < limits.idleTimeout && now - entry.created < limits.lifetime

@@ -1,26 +1,14 @@
 import GatewayCore
+import GatewayHTTP
 import IMAPClient
 
-/// Everything the gateway needs to run, read once at start by the executable (SPEC §5).
+/// Everything the gateway needs to run, read once at start (SPEC §5); the app hands each part
+/// its own piece (``api``, ``engine``, the pool's and the server's settings).
 public struct GatewayConfiguration: Sendable {
     /// How clients authenticate (SPEC §3 "Authentication").
-    public enum AuthMode: String, Sendable {
-        /// Basic auth with the IMAP account's own credentials, or a session from `POST /api/v1/login`.
-        case password
-        /// A trusted front sends `X-Mailbox-User` + `X-Gateway-Key`; the gateway logs in as the master user.
-        case trusted
-    }
-
+    public typealias AuthMode = APIConfiguration.AuthMode
     /// Who may read `GET /metrics` (`metrics.access`).
-    public enum MetricsAccess: String, Sendable {
-        /// Anyone who reaches the HTTP port: the counters name no account, and the port is
-        /// loopback by default.
-        case open
-        /// Only callers sending `Authorization: Bearer <metrics.token>`.
-        case token
-        /// Not served at all.
-        case off
-    }
+    public typealias MetricsAccess = APIConfiguration.MetricsAccess
 
     /// A setting that cannot work, found before the gateway starts.
     public struct InvalidSetting: Error, Hashable, CustomStringConvertible {
@@ -73,6 +61,40 @@ public struct GatewayConfiguration: Sendable {
     public var serverVersion = "0.1.0"
 
     public init(imap: IMAPServerConfiguration) { self.imap = imap }
+
+    /// The HTTP layer's part.
+    public var api: APIConfiguration {
+        var api = APIConfiguration()
+        api.maxItems = maxItems
+        api.maxRanges = maxRanges
+        api.maxListLimit = maxListLimit
+        api.maxBodySize = maxBodySize
+        api.authMode = authMode
+        api.trustedKey = trustedKey
+        api.masterUser = masterUser
+        api.masterPassword = masterPassword
+        api.metricsAccess = metricsAccess
+        api.metricsToken = metricsToken
+        api.serverVersion = serverVersion
+        return api
+    }
+
+    /// The engine's part; jobs resume as the master user when one is configured.
+    public var engine: MailboxEngine.Configuration {
+        let master: (user: String, password: String)? = masterUser.flatMap { user in masterPassword.map { (user, $0) } }
+        return MailboxEngine.Configuration(
+            batch: MailBatchExecutor.Configuration(
+                deleteToTrash: deleteToTrash, maxItems: maxItems, asyncThreshold: asyncThreshold, jobChunkSize: jobChunkSize),
+            jobs: jobs, metadataFetchBatch: metadataFetchBatch, loginThrottle: loginThrottle,
+            resumeCredentials: { account in
+                master.map { AccountCredentials(user: account, masterUser: $0.user, masterPassword: $0.password) }
+            })
+    }
+
+    /// Limits of sessions.
+    public var sessionLimits: InMemorySessionStore.Limits {
+        InMemorySessionStore.Limits(idleTimeout: sessionIdleTimeout, lifetime: sessionLifetime, maxPerAccount: maxSessionsPerAccount)
+    }
 
     /// Every problem that would stop the gateway from working safely, as one error per key; the
     /// executable refuses to start on any (a careless value must never mean "anyone", or crash later).

@@ -1,5 +1,3 @@
-import GatewayStore
-import IMAPClient
 import IMAPCore
 import Logging
 
@@ -42,19 +40,21 @@ public struct MailBatchExecutor: Sendable {
         case started(JobStatus)
     }
 
-    let pool: IMAPConnectionPool
-    let database: GatewayDatabase
+    let mailServer: any MailServer
+    let folders: any FolderStore
+    let labels: any LabelStore
     let ordering: MailOrdering
     let jobs: JobService?
     let configuration: Configuration
     let logger: Logger
 
     public init(
-        pool: IMAPConnectionPool, database: GatewayDatabase, ordering: MailOrdering, jobs: JobService? = nil,
-        configuration: Configuration, logger: Logger
+        mailServer: any MailServer, folders: any FolderStore, labels: any LabelStore, ordering: MailOrdering,
+        jobs: JobService? = nil, configuration: Configuration, logger: Logger
     ) {
-        self.pool = pool
-        self.database = database
+        self.mailServer = mailServer
+        self.folders = folders
+        self.labels = labels
         self.ordering = ordering
         self.jobs = jobs
         self.configuration = configuration
@@ -62,18 +62,18 @@ public struct MailBatchExecutor: Sendable {
     }
 
     /// Runs a batch now, or as a job when it resolves to more than `asyncThreshold` items.
-    public func submit(_ request: MailBatchRequest, credentials: IMAPCredentials) async throws -> Result {
-        let keyword = try await Self.keyword(for: request.operation, account: credentials.user, database: database)
+    public func submit(_ request: MailBatchRequest, credentials: AccountCredentials) async throws -> Result {
+        let keyword = try await Self.keyword(for: request.operation, account: credentials.user, labels: labels)
         enum Next: Sendable {
             case run(BatchPlan, badStarts: [String], directory: MailboxDirectory)
             case job(ids: [String], badStarts: [String])
         }
-        let next: Next = try await pool.withConnection(credentials) { connection in
-            let directory = try await MailboxDirectory.load(connection: connection, database: database, account: credentials.user)
-            let (ids, badStarts) = try await resolve(request, directory: directory, account: credentials.user, connection: connection)
+        let next: Next = try await mailServer.withSession(credentials) { session in
+            let directory = try await MailboxDirectory.load(session: session, store: folders, account: credentials.user)
+            let (ids, badStarts) = try await resolve(request, directory: directory, account: credentials.user, session: session)
             let plan = BatchPlan(ids: ids)
             var work = BatchWork(
-                operation: request.operation, keyword: keyword, connection: connection, configuration: configuration, logger: logger)
+                operation: request.operation, keyword: keyword, session: session, configuration: configuration, logger: logger)
             try work.prepare(directory, plan: plan)
             if jobs != nil, plan.distinctIDs.count > configuration.asyncThreshold {
                 return .job(ids: plan.distinctIDs, badStarts: badStarts)
@@ -86,7 +86,7 @@ public struct MailBatchExecutor: Sendable {
                 try await runNow(plan, badStarts: badStarts, directory: directory, operation: request.operation, keyword: keyword,
                     credentials: credentials))
         case .job(let ids, let badStarts):
-            guard let jobs else { throw GatewayError(status: 500, code: "internalError", message: "no job service") }
+            guard let jobs else { throw GatewayError.internalError }
             return .started(try await jobs.submit(operation: request.operation, ids: ids, failed: badStarts, credentials: credentials))
         }
     }
@@ -112,34 +112,34 @@ public struct MailBatchExecutor: Sendable {
     /// a delete does not leave `\Deleted` behind, and the answer tells what really happened.
     private func runNow(
         _ plan: BatchPlan, badStarts: [String], directory: MailboxDirectory, operation: MailBatchOperation, keyword: Flag?,
-        credentials: IMAPCredentials
+        credentials: AccountCredentials
     ) async throws -> BatchOutcome {
         var progress = Progress(folders: plan.folders[...])
         var attempt = 0
         while true {
             do {
-                try await pool.withConnection(credentials) { connection in
+                try await mailServer.withSession(credentials) { session in
                     var work = BatchWork(
-                        operation: operation, keyword: keyword, connection: connection, configuration: configuration, logger: logger)
+                        operation: operation, keyword: keyword, session: session, configuration: configuration, logger: logger)
                     try work.prepare(directory, plan: plan)
                     try await run(&progress, work: &work, directory: directory)
                 }
                 break
-            } catch let error as IMAPError where progress.mayHaveChanged && Self.brokeConnection(error) && attempt < Self.recoveryAttempts {
+            } catch let error as MailServerError where progress.mayHaveChanged && error.brokeConnection && attempt < Self.recoveryAttempts {
                 attempt += 1
                 logger.warning(
                     "connection broke during a batch; resuming on a fresh one", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
-            } catch let error as IMAPError where progress.mayHaveChanged {
-                guard Self.brokeConnection(error) else {
+            } catch let error as MailServerError where progress.mayHaveChanged {
+                guard error.brokeConnection else {
                     // The server refused a step after others were done: the unconfirmed rest fails.
                     logger.warning("batch interrupted by an upstream refusal", metadata: ["error": "\(error)"])
                     break
                 }
                 throw GatewayError(
-                    status: 502, code: "upstreamInterrupted",
+                    .upstreamFailed, code: "upstreamInterrupted",
                     message: "the IMAP connection broke repeatedly while changes were in flight; some items may have been "
                         + "carried out: list the folders before retrying (\(error))")
-            } catch let error as IMAPError {
+            } catch let error as MailServerError {
                 throw GatewayError(error)
             }
         }
@@ -162,7 +162,7 @@ public struct MailBatchExecutor: Sendable {
             if let chunk = progress.planned.first {
                 var destinationUIDNext: UInt32?
                 if case .transfer(let move, _, let mailbox, _) = chunk.action, !(move && work.usesServerMove) {
-                    destinationUIDNext = try await work.connection.status(MailboxName(wire: mailbox), [.uidNext]).uidNext
+                    destinationUIDNext = try await work.session.status(MailboxName(wire: mailbox), [.uidNext]).uidNext
                 }
                 progress.planned.removeFirst()
                 progress.inFlight = (chunk, destinationUIDNext)
@@ -183,14 +183,6 @@ public struct MailBatchExecutor: Sendable {
         Self.collectNewIds(chunk, result, into: &progress.newIds)
     }
 
-    /// Errors after which the connection's state is unknown (as opposed to a server's NO or BAD).
-    static func brokeConnection(_ error: IMAPError) -> Bool {
-        switch error {
-        case .connectionClosed, .timeout, .protocolViolation, .tls, .untaggedLimitExceeded: true
-        default: false
-        }
-    }
-
     static func collectNewIds(_ chunk: BatchChunk, _ result: ChunkResult, into newIds: inout [String: String]) {
         guard case .transfer(_, let destinationId, _, true) = chunk.action, let validity = result.destinationUIDValidity else { return }
         for uid in result.confirmed.values {
@@ -202,10 +194,10 @@ public struct MailBatchExecutor: Sendable {
     }
 
     /// The keyword of a label operation (404 for an unknown label), checked before any IMAP work.
-    static func keyword(for operation: MailBatchOperation, account: String, database: GatewayDatabase) async throws -> Flag? {
+    static func keyword(for operation: MailBatchOperation, account: String, labels: any LabelStore) async throws -> Flag? {
         switch operation {
         case .addLabel(let labelId), .removeLabel(let labelId):
-            guard let label = try await database.label(account: account, id: labelId) else {
+            guard let label = try await labels.label(account: account, id: labelId) else {
                 throw GatewayError.notFound("labelNotFound", "no label with id \(labelId)", field: "labelId")
             }
             return Flag(label.keyword)
@@ -218,7 +210,7 @@ public struct MailBatchExecutor: Sendable {
     /// ordering function as `GET /api/v1/mails`). A range whose `start` is not in its folder
     /// (unknown, stale or gone) resolves to nothing, and its start ID is reported failed.
     private func resolve(
-        _ request: MailBatchRequest, directory: MailboxDirectory, account: String, connection: IMAPConnection
+        _ request: MailBatchRequest, directory: MailboxDirectory, account: String, session: any MailSession
     ) async throws -> (ids: [String], badStarts: [String]) {
         // The limit is checked as items are added, so a request of 100 ranges × 100,000 stops at the
         // first item over the limit instead of being resolved whole first (issue 13, finding 5).
@@ -243,7 +235,7 @@ public struct MailBatchExecutor: Sendable {
                 continue
             }
             if orders[folder.id] == nil {
-                let (validity, uids) = try await ordering.uids(in: folder, order: order, account: account, connection: connection)
+                let (validity, uids) = try await ordering.uids(in: folder, order: order, account: account, session: session)
                 var positions: [UInt32: Int] = [:]
                 positions.reserveCapacity(uids.count)
                 for (index, uid) in uids.enumerated() { positions[uid] = index }

@@ -1,5 +1,3 @@
-import IMAPCore
-
 /// What the server told about the selected mailbox (SELECT/EXAMINE answer, kept up to date with
 /// EXISTS, EXPUNGE and VANISHED as they arrive).
 public struct SelectedMailbox: Hashable, Sendable {
@@ -30,7 +28,7 @@ public struct SelectedMailbox: Hashable, Sendable {
     }
 
     /// Applies untagged data that changes the mailbox while it is selected.
-    mutating func apply(_ response: UntaggedResponse) {
+    package mutating func apply(_ response: UntaggedResponse) {
         switch response {
         case .exists(let n): exists = n
         case .expunge: exists = exists > 0 ? exists - 1 : 0
@@ -56,6 +54,11 @@ public struct SelectedMailbox: Hashable, Sendable {
 public struct MailboxListing: Hashable, Sendable {
     public var entry: ListEntry
     public var status: MailboxStatus?
+
+    public init(entry: ListEntry, status: MailboxStatus? = nil) {
+        self.entry = entry
+        self.status = status
+    }
 
     public var name: MailboxName { entry.name }
 

@@ -11,14 +11,14 @@ public enum OrderingRules {
         return direction == .ascending ? ascending : ascending.reversed()
     }
 
-    /// RFC-style importance from the priority headers: 0 low, 1 normal, 2 high.
+    /// RFC-style importance from the priority headers.
     /// `X-Priority: 1|2` high, `3` normal, `4|5` low; `Importance: high|low`; `Priority:
     /// urgent|non-urgent`; the first header of each name counts. `X-Priority` counts only when its
     /// value starts with one ASCII digit 1–5 not followed by another digit (`1 (Highest)`); any
     /// other value (`10`, `-1`, `99999999999999999999`, garbage) is ignored, and the next header
     /// decides. No number is ever converted, so no value can overflow; work is linear in the size
     /// of `headers`.
-    public static func importance(headers: String) -> Int {
+    public static func importance(headers: String) -> Importance {
         var fields: [String: String] = [:]
         var current: String?
         for rawLine in headers.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
@@ -38,35 +38,26 @@ public enum OrderingRules {
         }
         if let x = fields["x-priority"]?.utf8, let digit = x.first, x.dropFirst().first.map(isDigit) != true {
             switch digit {
-            case UInt8(ascii: "1"), UInt8(ascii: "2"): return 2
-            case UInt8(ascii: "3"): return 1
-            case UInt8(ascii: "4"), UInt8(ascii: "5"): return 0
+            case UInt8(ascii: "1"), UInt8(ascii: "2"): return .high
+            case UInt8(ascii: "3"): return .normal
+            case UInt8(ascii: "4"), UInt8(ascii: "5"): return .low
             default: break
             }
         }
         if let importance = fields["importance"]?.lowercased() {
-            if importance.hasPrefix("high") { return 2 }
-            if importance.hasPrefix("low") { return 0 }
-            return 1
+            if importance.hasPrefix("high") { return .high }
+            if importance.hasPrefix("low") { return .low }
+            return .normal
         }
         if let priority = fields["priority"]?.lowercased() {
-            if priority.hasPrefix("urgent") { return 2 }
-            if priority.hasPrefix("non-urgent") { return 0 }
+            if priority.hasPrefix("urgent") { return .high }
+            if priority.hasPrefix("non-urgent") { return .low }
         }
-        return 1
+        return .normal
     }
-}
 
-extension OrderingRules {
-    /// The API's name of an importance value: `low` (0), `normal` (1), `high` (2); a value outside
-    /// 0–2 (a cache row written by another version) reads as `normal` rather than trapping.
-    public static func importanceName(_ importance: Int) -> String {
-        switch importance {
-        case 0: "low"
-        case 2: "high"
-        default: "normal"
-        }
-    }
+    /// The headers ``importance(headers:)`` reads, as listings and metadata syncs fetch them.
+    public static let priorityHeaders = ["X-Priority", "Importance", "Priority"]
 }
 
 /// Whether `byte` is an ASCII decimal digit.

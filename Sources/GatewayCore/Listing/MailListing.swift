@@ -1,5 +1,3 @@
-import GatewayStore
-import IMAPClient
 import IMAPCore
 import Logging
 
@@ -15,8 +13,7 @@ public struct MailSummary: Hashable, Sendable {
     public var size: UInt64
     public var isUnread: Bool
     public var isFlagged: Bool
-    /// `low`, `normal` or `high`.
-    public var importance: String
+    public var importance: Importance
     public var hasAttachments: Bool
     public var labelIds: [String]
     public var messageId: String
@@ -32,53 +29,52 @@ public struct MailPage: Hashable, Sendable {
 /// `GET /api/v1/mails`: a window of a folder in the order ``MailOrdering`` gives, with the
 /// window's messages fetched in one `UID FETCH`.
 public struct MailListing: Sendable {
-    let pool: IMAPConnectionPool
-    let database: GatewayDatabase
+    let mailServer: any MailServer
+    let folders: any FolderStore
+    let labels: any LabelStore
     let ordering: MailOrdering
 
-    public init(pool: IMAPConnectionPool, database: GatewayDatabase, ordering: MailOrdering) {
-        self.pool = pool
-        self.database = database
+    public init(mailServer: any MailServer, folders: any FolderStore, labels: any LabelStore, ordering: MailOrdering) {
+        self.mailServer = mailServer
+        self.folders = folders
+        self.labels = labels
         self.ordering = ordering
     }
 
     public func page(
-        credentials: IMAPCredentials, folderId: String, order: MailSortOrder, start: Int, limit: Int
+        credentials: AccountCredentials, folderId: String, order: MailSortOrder, start: Int, limit: Int
     ) async throws -> MailPage {
         let account = credentials.user
-        return try await pool.withConnection(credentials) { connection in
-            let directory = try await MailboxDirectory.load(connection: connection, database: database, account: account)
+        return try await mailServer.withSession(credentials) { session in
+            let directory = try await MailboxDirectory.load(session: session, store: folders, account: account)
             guard let folder = directory.folder(id: folderId), folder.selectable else {
                 throw GatewayError.notFound("folderNotFound", "no folder with id \(folderId)", field: "folderId")
             }
-            let (validity, uids) = try await ordering.uids(in: folder, order: order, account: account, connection: connection)
+            let (validity, uids) = try await ordering.uids(in: folder, order: order, account: account, session: session)
             let window = start < uids.count ? Array(uids[start..<min(uids.count, start + limit)]) : []
             guard !window.isEmpty else { return MailPage(totalItems: uids.count, order: order, items: []) }
-            try await connection.select(folder.mailbox)
-            let fetched = try await connection.uidFetch(
-                UIDSet(window),
-                [.flags, .rfc822Size, .internalDate, .envelope, .bodyStructure, .headerFields(["X-Priority", "Importance", "Priority"])])
+            try await session.select(folder.mailbox)
+            let fetched = try await session.uidFetch(
+                UIDSet(window), [.flags, .rfc822Size, .internalDate, .envelope, .bodyStructure, .headerFields(OrderingRules.priorityHeaders)])
             var byUID: [UInt32: FetchedMessage] = [:]
             for message in fetched { if let uid = message.uid { byUID[uid] = message } }
             var keywords = Set<String>()
             for message in fetched {
-                for flag in message.flags ?? [] where !flag.isSystemFlag { keywords.insert(flag.rawValue) }
+                for flag in message.flags ?? [] where LabelService.isLabelKeyword(flag) { keywords.insert(flag.rawValue) }
             }
-            let labels = try await database.ensureLabels(
-                account: account, keywords: keywords.filter { !LabelService.systemKeywords.contains($0.lowercased()) }.sorted())
-            let labelIds = Dictionary(labels.map { ($0.keyword.lowercased(), $0.id) }, uniquingKeysWith: { a, _ in a })
+            let known = try await labels.ensureLabels(account: account, keywords: keywords.sorted())
+            let labelIds = Dictionary(known.map { ($0.keyword.lowercased(), $0.id) }, uniquingKeysWith: { a, _ in a })
             let items = window.compactMap { uid -> MailSummary? in
                 guard let message = byUID[uid], let meta = MailOrdering.meta(message) else { return nil }
                 let envelope = message.envelope
-                let flags = MailOrdering.flags(meta)
                 let dateSeconds = envelope?.date.flatMap(HeaderText.parseDate) ?? message.internalDate?.secondsSince1970 ?? 0
                 return MailSummary(
                     id: MailID(folderId: folder.id, uidValidity: validity, uid: uid).encoded, folderId: folder.id,
                     subject: HeaderText.decodeWords(envelope?.subject ?? ""),
                     from: Self.addresses(envelope?.from ?? []), to: Self.addresses(envelope?.to ?? []),
                     date: HeaderText.iso8601(dateSeconds), size: message.size ?? 0,
-                    isUnread: !flags.contains("\\seen"), isFlagged: flags.contains("\\flagged"),
-                    importance: OrderingRules.importanceName(meta.importance), hasAttachments: meta.hasAttachment,
+                    isUnread: !meta.flags.contains(.seen), isFlagged: meta.flags.contains(.flagged),
+                    importance: meta.importance, hasAttachments: meta.hasAttachment,
                     labelIds: (message.flags ?? []).compactMap { labelIds[$0.rawValue.lowercased()] },
                     messageId: envelope?.messageID ?? "")
             }

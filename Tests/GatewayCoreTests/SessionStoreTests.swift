@@ -1,5 +1,4 @@
-@testable import GatewayHTTP
-import IMAPClient
+@testable import GatewayCore
 import Synchronization
 import Testing
 
@@ -16,12 +15,12 @@ final class ManualClock: Sendable {
 /// Sessions are bounded: an idle time, an absolute lifetime however busy, a cap per account, and
 /// an end when the server refuses their password (issue 13, finding 10). Pure: no Dovecot.
 struct SessionStoreTests {
-    let alice = IMAPCredentials(user: "alice", password: "one")
-    let bob = IMAPCredentials(user: "bob", password: "two")
+    let alice = AccountCredentials(user: "alice", password: "one")
+    let bob = AccountCredentials(user: "bob", password: "two")
 
     @Test func aBusySessionStillEndsAtItsLifetime() async throws {
         let clock = ManualClock()
-        let store = SessionStore(limits: .init(idleTimeout: .seconds(60), lifetime: .seconds(300), maxPerAccount: 5), now: clock.now)
+        let store = InMemorySessionStore(limits: .init(idleTimeout: .seconds(60), lifetime: .seconds(300), maxPerAccount: 5), now: clock.now)
         let id = await store.create(for: alice)
         for _ in 0..<9 {
             #expect(await store.credentials(for: id) == alice)
@@ -33,7 +32,7 @@ struct SessionStoreTests {
 
     @Test func anIdleSessionEnds() async throws {
         let clock = ManualClock()
-        let store = SessionStore(limits: .init(idleTimeout: .seconds(100), lifetime: .seconds(600), maxPerAccount: 5), now: clock.now)
+        let store = InMemorySessionStore(limits: .init(idleTimeout: .seconds(100), lifetime: .seconds(600), maxPerAccount: 5), now: clock.now)
         let id = await store.create(for: alice)
         clock.advance(.seconds(99))
         #expect(await store.credentials(for: id) == alice)
@@ -43,7 +42,7 @@ struct SessionStoreTests {
 
     @Test func anAccountHoldsAtMostItsCapAndTheLeastRecentlyUsedGoes() async throws {
         let clock = ManualClock()
-        let store = SessionStore(limits: .init(idleTimeout: .seconds(60), lifetime: .seconds(60), maxPerAccount: 2), now: clock.now)
+        let store = InMemorySessionStore(limits: .init(idleTimeout: .seconds(60), lifetime: .seconds(60), maxPerAccount: 2), now: clock.now)
         let first = await store.create(for: alice)
         clock.advance(.seconds(1))
         let second = await store.create(for: alice)
@@ -58,9 +57,9 @@ struct SessionStoreTests {
     }
 
     @Test func refusedCredentialsEndTheirSessions() async throws {
-        let store = SessionStore(limits: .init(idleTimeout: .seconds(60), lifetime: .seconds(60), maxPerAccount: 5))
+        let store = InMemorySessionStore(limits: .init(idleTimeout: .seconds(60), lifetime: .seconds(60), maxPerAccount: 5))
         let old = await store.create(for: alice)
-        let renewed = await store.create(for: IMAPCredentials(user: "alice", password: "new"))
+        let renewed = await store.create(for: AccountCredentials(user: "alice", password: "new"))
         await store.removeAll(with: alice)
         #expect(await store.credentials(for: old) == nil)
         #expect(await store.credentials(for: renewed) != nil)

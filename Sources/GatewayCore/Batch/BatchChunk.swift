@@ -21,18 +21,20 @@ public struct BatchChunk: Codable, Hashable, Sendable {
     public var uids: [UInt32]
     public var action: Action
 
+    public init(folderId: String, mailbox: [UInt8], uidValidity: UInt32, uids: [UInt32], action: Action) {
+        self.folderId = folderId
+        self.mailbox = mailbox
+        self.uidValidity = uidValidity
+        self.uids = uids
+        self.action = action
+    }
+
     /// The client's IDs of `uids` (IDs are canonical, so they are derived, not stored).
     public func clientIDs(_ uids: some Sequence<UInt32>) -> [String] {
         uids.map { MailID(folderId: folderId, uidValidity: uidValidity, uid: $0).encoded }
     }
 
-    var uidSet: UIDSet { UIDSet(uids) }
-
-    /// Whether resuming needs the destination's UIDNEXT from before the chunk started.
-    public var copies: Bool {
-        if case .transfer = action { return true }
-        return false
-    }
+    public var uidSet: UIDSet { UIDSet(uids) }
 }
 
 /// What a chunk achieved: the UIDs the server confirmed, and new UIDs from COPYUID.
@@ -40,4 +42,13 @@ public struct ChunkResult: Hashable, Sendable {
     public var confirmed: UIDSet
     public var newUIDs: [UInt32: UInt32]
     public var destinationUIDValidity: UInt32?
+
+    public init(confirmed: UIDSet, newUIDs: [UInt32: UInt32] = [:], destinationUIDValidity: UInt32? = nil) {
+        self.confirmed = confirmed
+        self.newUIDs = newUIDs
+        self.destinationUIDValidity = destinationUIDValidity
+    }
+
+    /// Nothing confirmed.
+    static let none = ChunkResult(confirmed: UIDSet())
 }

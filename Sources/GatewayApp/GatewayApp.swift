@@ -1,0 +1,67 @@
+import GatewayCore
+import GatewayHTTP
+import GatewayStore
+import Hummingbird
+import IMAPClient
+import Logging
+import ServiceLifecycle
+
+/// The one place that wires the gateway: it checks the configuration, opens the store, builds the
+/// IMAP pool and its adapter, the engine over them, and the HTTP application, and runs the pool
+/// and the job service as services of that application. The executable runs it; tests drive it.
+public enum GatewayApp {
+    /// Settings that cannot work (``GatewayConfiguration/problems()``), all of them in one error.
+    public struct ConfigurationRejected: Error, CustomStringConvertible {
+        public var problems: [GatewayConfiguration.InvalidSetting]
+        public var description: String { problems.map(\.description).joined(separator: "; ") }
+    }
+
+    /// The application, ready to run (`runService()`) or to test.
+    public static func build(configuration: GatewayConfiguration, logger: Logger) throws -> some ApplicationProtocol {
+        let problems = configuration.problems()
+        guard problems.isEmpty else { throw ConfigurationRejected(problems: problems) }
+        let database = try GatewayDatabase(path: configuration.databasePath)
+        let pool = IMAPConnectionPool(server: configuration.imap, configuration: configuration.pool, logger: logger)
+        let ports = MailboxEngine.Ports(
+            mailServer: IMAPMailServer(pool: pool), folders: database, labels: database, listingCache: database, jobs: database,
+            sessions: InMemorySessionStore(limits: configuration.sessionLimits))
+        let engine = MailboxEngine(ports: ports, configuration: configuration.engine, logger: logger)
+        let router = GatewayAPI.buildRouter(engine: engine, configuration: configuration.api)
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: nil),
+            services: [PoolService(pool: pool), JobsService(jobs: engine.jobs)],
+            logger: logger)
+    }
+
+    /// Builds the application and runs it until SIGTERM or SIGINT.
+    public static func run(configuration: GatewayConfiguration, logger: Logger) async throws {
+        logger.info(
+            "starting",
+            metadata: [
+                "http": "\(configuration.httpHost):\(configuration.httpPort)",
+                "imap": "\(configuration.imap.host):\(configuration.imap.port) (\(configuration.imap.tlsMode.rawValue))",
+                "database": "\(configuration.databasePath)", "auth": "\(configuration.authMode.rawValue)",
+            ])
+        try await build(configuration: configuration, logger: logger).runService()
+    }
+}
+
+/// Resumes unfinished jobs at start and purges finished ones periodically.
+struct JobsService: Service {
+    let jobs: JobService
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await jobs.run() }
+    }
+}
+
+/// Runs the IMAP pool's lifetime inside the service group: on shutdown it logs out every idle connection.
+struct PoolService: Service {
+    let pool: IMAPConnectionPool
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await pool.shutdown()
+    }
+}

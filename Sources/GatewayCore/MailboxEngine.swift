@@ -1,0 +1,82 @@
+import Logging
+
+/// The batch engine, assembled: every service the HTTP layer calls, built over the ports the
+/// engine declares (``MailServer`` and the stores). `GatewayApp` builds it over the IMAP pool and
+/// the SQLite store; tests build it over in-memory fakes.
+public struct MailboxEngine: Sendable {
+    /// What the engine needs from outside.
+    public struct Ports: Sendable {
+        public var mailServer: any MailServer
+        public var folders: any FolderStore
+        public var labels: any LabelStore
+        public var listingCache: any ListingCache
+        public var jobs: any JobStore
+        public var sessions: any SessionStore
+
+        public init(
+            mailServer: any MailServer, folders: any FolderStore, labels: any LabelStore, listingCache: any ListingCache,
+            jobs: any JobStore, sessions: any SessionStore
+        ) {
+            self.mailServer = mailServer
+            self.folders = folders
+            self.labels = labels
+            self.listingCache = listingCache
+            self.jobs = jobs
+            self.sessions = sessions
+        }
+    }
+
+    /// The engine's settings (read once at start by the app).
+    public struct Configuration: Sendable {
+        public var batch: MailBatchExecutor.Configuration
+        public var jobs: JobService.Configuration
+        /// Most messages one metadata `UID FETCH` asks about (`listing.metadataFetchBatch`).
+        public var metadataFetchBatch: Int
+        public var loginThrottle: LoginThrottle.Configuration
+        /// Credentials to resume an account's jobs with when its own are not known (a master user
+        /// acting for the account), or nil.
+        public var resumeCredentials: @Sendable (String) -> AccountCredentials?
+
+        public init(
+            batch: MailBatchExecutor.Configuration = .init(), jobs: JobService.Configuration = .init(), metadataFetchBatch: Int = 5000,
+            loginThrottle: LoginThrottle.Configuration = .init(),
+            resumeCredentials: @escaping @Sendable (String) -> AccountCredentials? = { _ in nil }
+        ) {
+            self.batch = batch
+            self.jobs = jobs
+            self.metadataFetchBatch = metadataFetchBatch
+            self.loginThrottle = loginThrottle
+            self.resumeCredentials = resumeCredentials
+        }
+    }
+
+    public let batches: MailBatchExecutor
+    public let jobs: JobService
+    public let listing: MailListing
+    public let folders: FolderService
+    public let labels: LabelService
+    public let authenticator: Authenticator
+    public let sessions: any SessionStore
+    public let metrics: GatewayMetrics
+
+    public init(ports: Ports, configuration: Configuration, logger: Logger) {
+        let metrics = GatewayMetrics()
+        let ordering = MailOrdering(
+            cache: ports.listingCache, metrics: metrics, metadataFetchBatch: configuration.metadataFetchBatch, logger: logger)
+        let jobs = JobService(
+            mailServer: ports.mailServer, store: ports.jobs, folders: ports.folders, labels: ports.labels,
+            executorConfiguration: configuration.batch, configuration: configuration.jobs,
+            resumeCredentials: configuration.resumeCredentials, logger: logger)
+        self.metrics = metrics
+        self.jobs = jobs
+        self.sessions = ports.sessions
+        batches = MailBatchExecutor(
+            mailServer: ports.mailServer, folders: ports.folders, labels: ports.labels, ordering: ordering, jobs: jobs,
+            configuration: configuration.batch, logger: logger)
+        listing = MailListing(mailServer: ports.mailServer, folders: ports.folders, labels: ports.labels, ordering: ordering)
+        folders = FolderService(mailServer: ports.mailServer, store: ports.folders)
+        labels = LabelService(mailServer: ports.mailServer, folders: ports.folders, store: ports.labels, logger: logger)
+        authenticator = Authenticator(
+            mailServer: ports.mailServer, sessions: ports.sessions, jobs: jobs, throttle: configuration.loginThrottle)
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+
+/// Where a job stands.
+public enum JobState: String, Hashable, Sendable, Codable {
+    case inProgress
+    case completed
+}
+
+/// Where a chunk of a job stands: planned, started (sent, outcome not recorded), done.
+public enum ChunkState: String, Hashable, Sendable, Codable {
+    case planned
+    case started
+    case done
+}
+
+/// A persisted batch job.
+public struct JobRecord: Hashable, Sendable {
+    public var key: String
+    public var account: String
+    public var operation: MailBatchOperation
+    public var state: JobState
+    public var totalItems: Int
+    public var doneItems: Int
+    public var failedItems: [String]
+    /// Resolved IDs not yet planned into chunks (empty once planned).
+    public var pendingItems: [String]
+    public var createdAt: Date
+    public var finishedAt: Date?
+
+    public init(
+        key: String, account: String, operation: MailBatchOperation, state: JobState, totalItems: Int, doneItems: Int = 0,
+        failedItems: [String] = [], pendingItems: [String], createdAt: Date = Date(), finishedAt: Date? = nil
+    ) {
+        self.key = key
+        self.account = account
+        self.operation = operation
+        self.state = state
+        self.totalItems = totalItems
+        self.doneItems = doneItems
+        self.failedItems = failedItems
+        self.pendingItems = pendingItems
+        self.createdAt = createdAt
+        self.finishedAt = finishedAt
+    }
+
+    /// 0–100, from the items done (monotonic: done items only grow).
+    public var progress: Double {
+        if state == .completed { return 100 }
+        guard totalItems > 0 else { return 0 }
+        return min(99.9, Double(doneItems) * 100 / Double(totalItems))
+    }
+}
+
+/// One chunk of a job, with the state it reached.
+public struct JobChunkRecord: Hashable, Sendable {
+    public var seq: Int
+    public var chunk: BatchChunk
+    public var state: ChunkState
+    /// The destination's UIDNEXT seen just before a copy-like chunk started (resume evidence).
+    public var destinationUIDNext: UInt32?
+
+    public init(seq: Int, chunk: BatchChunk, state: ChunkState, destinationUIDNext: UInt32? = nil) {
+        self.seq = seq
+        self.chunk = chunk
+        self.state = state
+        self.destinationUIDNext = destinationUIDNext
+    }
+}
+
+/// Jobs and their chunks, persisted so a restart resumes where the gateway stopped. Each method
+/// is one transaction.
+public protocol JobStore: Sendable {
+    func createJob(_ job: JobRecord) async throws
+    /// The job, only if it belongs to `account`.
+    func job(key: String, account: String) async throws -> JobRecord?
+    /// The job whatever its account (for the job runner, never for clients).
+    func jobAnyAccount(key: String) async throws -> JobRecord?
+    /// Jobs not completed yet, oldest first.
+    func unfinishedJobs() async throws -> [JobRecord]
+    /// Records the chunks a job was planned into and the items that failed while planning, and
+    /// clears the pending IDs, so planning happens exactly once.
+    func planJob(key: String, chunks: [BatchChunk], failed: [String]) async throws
+    func jobChunks(key: String) async throws -> [JobChunkRecord]
+    /// Marks a chunk started, with the destination's UIDNEXT seen just before (for copies).
+    func startJobChunk(key: String, seq: Int, destinationUIDNext: UInt32?) async throws
+    /// Marks a chunk done and adds its outcome to the job.
+    func finishJobChunk(key: String, seq: Int, itemCount: Int, failed: [String]) async throws
+    func completeJob(key: String, failed: [String]) async throws
+    /// Deletes jobs finished before `date`; returns how many.
+    @discardableResult
+    func purgeJobs(finishedBefore date: Date) async throws -> Int
+}

@@ -1,0 +1,60 @@
+import Foundation
+import GatewayCore
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// The HTTP API over the engine: every route, the auth middleware, the one error mapping. The app
+/// serves the router this builds; tests drive it in process with Hummingbird's test client.
+public enum GatewayAPI {
+    public static func buildRouter(engine: MailboxEngine, configuration: APIConfiguration) -> Router<GatewayRequestContext> {
+        let router = Router(context: GatewayRequestContext.self)
+        let metrics = engine.metrics
+        router.add(middleware: ErrorMiddleware())
+
+        struct Version: Encodable {
+            var apiVersion: String
+            var serverVersion: String
+        }
+        struct Health: Encodable { var status: String }
+        router.get("api") { _, _ in JSONResponse.make(Version(apiVersion: "v1", serverVersion: configuration.serverVersion)) }
+        router.get("healthz") { _, _ in JSONResponse.make(Health(status: "ok")) }
+        if configuration.metricsAccess != .off {
+            let token = configuration.metricsToken.map { Array("Bearer \($0)".utf8) }
+            router.get("metrics") { request, _ in
+                if configuration.metricsAccess == .token {
+                    guard let token, let given = request.headers[.authorization],
+                        AuthMiddleware.constantTimeEqual(Array(given.utf8), token)
+                    else { throw GatewayError.unauthorized }
+                }
+                return Response(
+                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                    body: .init(byteBuffer: .init(string: metrics.prometheusText())))
+            }
+        }
+        let openAPI = OpenAPIDocument.load()
+        router.get("api/v1/openapi.yaml") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: .init(bytes: openAPI)))
+        }
+
+        let api = router.group("api/v1").add(
+            middleware: AuthMiddleware(configuration: configuration, sessions: engine.sessions, authenticator: engine.authenticator))
+        MailController(listing: engine.listing, configuration: configuration).add(to: api)
+        BatchController(executor: engine.batches, jobs: engine.jobs, configuration: configuration).add(to: api)
+        AccountController(folders: engine.folders, labels: engine.labels, sessions: engine.sessions, configuration: configuration)
+            .add(to: api)
+        // After every route, so that it wraps only the not-found responder: 405 + Allow for known paths.
+        router.add(middleware: MethodNotAllowedMiddleware<GatewayRequestContext>(routes: router.routes))
+        return router
+    }
+}
+
+/// The OpenAPI document shipped with the server (Resources/openapi.yaml).
+enum OpenAPIDocument {
+    static func load() -> [UInt8] {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml"),
+            let data = try? Data(contentsOf: url)
+        else { return Array("openapi: 3.1.0\n".utf8) }
+        return Array(data)
+    }
+}

@@ -15,6 +15,25 @@ struct BatchController {
         struct Range: Decodable {
             var start: String
             var limit: Int
+
+            enum CodingKeys: String, CodingKey { case start, limit }
+
+            /// `limit` is read as a JSON number and then checked to be a whole number that fits
+            /// an `Int`: Foundation reports `1.5` or `1e30` for an `Int` as corrupt data without a
+            /// coding path, which would read as "not JSON" instead of naming the field.
+            init(from decoder: any Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                start = try container.decode(String.self, forKey: .start)
+                let notAnInteger = DecodingError.typeMismatch(
+                    Int.self, .init(codingPath: container.codingPath + [CodingKeys.limit], debugDescription: "not an integer"))
+                guard let number = try? container.decode(Double.self, forKey: .limit) else {
+                    // Missing or null keep their own errors; anything else is not an integer.
+                    _ = try container.decode(Int.self, forKey: .limit)
+                    throw notAnInteger
+                }
+                guard let whole = Int(exactly: number) else { throw notAnInteger }
+                limit = whole
+            }
         }
 
         struct SortInfo: Decodable {

@@ -11,144 +11,6 @@ import NIOCore
 import TestBedSupport
 import Testing
 
-/// What API fuzzing (integration/fuzz-api.sh, Schemathesis) found, each pinned by a test that needs
-/// no IMAP server: the router, the error mapping and the request checks, driven directly.
-struct APIConformanceRouterTests {
-    /// The real application in front of an IMAP address where nothing listens; every request
-    /// here is answered before the gateway would need the server.
-    static func withApplication(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        var configuration = GatewayConfiguration(
-            imap: IMAPServerConfiguration(host: "127.0.0.1", port: 1, connectTimeout: .seconds(1)))
-        configuration.databasePath = FileManager.default.temporaryDirectory
-            .appendingPathComponent("gateway-conformance-\(UUID().uuidString).sqlite").path
-        let app = try GatewayApp.build(configuration: configuration, logger: TestBed.logger)
-        try await app.test(.router) { client in try await body(client) }
-    }
-
-    struct UndeclaredMethod: CustomStringConvertible, Sendable {
-        var method: HTTPRequest.Method
-        var path: String
-        var allow: String
-        var description: String { "\(method.rawValue) \(path)" }
-    }
-
-    static let undeclaredMethods: [UndeclaredMethod] = [
-        UndeclaredMethod(method: .trace, path: "/api/v1/batch/mails/copy", allow: "POST"),
-        UndeclaredMethod(method: .get, path: "/api/v1/batch/mails/labels/remove", allow: "POST"),
-        UndeclaredMethod(method: .trace, path: "/api/v1/labels", allow: "GET, POST"),
-        UndeclaredMethod(method: .put, path: "/api/v1/labels/lB5qX8mR2nTe", allow: "DELETE, PATCH"),
-        UndeclaredMethod(method: .delete, path: "/api/v1/batch/jobs/yR3nB8qLw0ZkT5vXe2MdH7cJa9UpS4gFo1NtKiW6bQs", allow: "GET"),
-        UndeclaredMethod(method: .post, path: "/api/v1/folders", allow: "GET"),
-        UndeclaredMethod(method: .trace, path: "/api/", allow: "GET"),
-        UndeclaredMethod(method: .post, path: "/healthz", allow: "GET"),
-        UndeclaredMethod(method: .options, path: "/api/v1/openapi.yaml", allow: "GET"),
-    ]
-
-    /// Schemathesis `unsupported_method`: a known path asked with a method the document does not
-    /// declare is 405 with `Allow` and the JSON error body, before authentication (it was 404).
-    @Test(arguments: undeclaredMethods)
-    func undeclaredMethodIs405WithAllow(_ testCase: UndeclaredMethod) async throws {
-        try await Self.withApplication { client in
-            let response = try await client.execute(uri: testCase.path, method: testCase.method, headers: [:], body: nil)
-            #expect(response.status == .methodNotAllowed)
-            #expect(response.headers[.allow] == testCase.allow)
-            #expect(response.headers[.contentType]?.hasPrefix("application/json") == true)
-            let json = try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]
-            #expect((json?["error"] as? [String: Any])?["code"] as? String == "methodNotAllowed")
-        }
-    }
-
-    @Test func unknownPathStays404() async throws {
-        try await Self.withApplication { client in
-            for method in [HTTPRequest.Method.get, .trace] {
-                let response = try await client.execute(uri: "/api/v1/no-such-thing", method: method, headers: [:], body: nil)
-                #expect(response.status == .notFound)
-                #expect(response.headers[.allow] == nil)
-            }
-        }
-    }
-
-    /// Finding 14: every 401 carries the Basic challenge (RFC 9110 §11.6.1), logout included.
-    @Test func unauthorizedCarriesBasicChallenge() async throws {
-        try await Self.withApplication { client in
-            let requests: [(HTTPRequest.Method, String, HTTPFields)] = [
-                (.get, "/api/v1/folders", [:]),
-                (.post, "/api/v1/logout", [:]),
-                (.get, "/api/v1/labels", [.authorization: "Bearer nothing"]),
-                (.get, "/api/v1/folders", [HTTPField.Name("X-Axigen-Session")!: "no-such-session"]),
-            ]
-            for (method, path, headers) in requests {
-                let response = try await client.execute(uri: path, method: method, headers: headers, body: nil)
-                #expect(response.status == .unauthorized, "\(method) \(path)")
-                #expect(response.headers[.wwwAuthenticate] == #"Basic realm="mailbox-gateway""#, "\(method) \(path)")
-                let json = try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]
-                #expect((json?["error"] as? [String: Any])?["code"] as? String == "unauthorized")
-            }
-        }
-    }
-
-    /// Finding 14: a label keyword taken concurrently was a bare 500; it is a 409 JSON conflict,
-    /// and the store's other conflict maps as well.
-    @Test func storeConflictsAreClientErrors() {
-        typealias Mapping = ErrorMiddleware<GatewayRequestContext>
-        let keyword = Mapping.gatewayError(for: LabelConflict.duplicateKeyword("Work") as any Error)
-        #expect(HTTPStatus.of(keyword.kind) == .conflict)
-        #expect(keyword.code == "labelKeywordExists")
-        #expect(keyword.field == "name")
-        let name = Mapping.gatewayError(for: LabelConflict.duplicateName("Work") as any Error)
-        #expect(HTTPStatus.of(name.kind) == .conflict)
-        #expect(name.code == "labelExists")
-    }
-
-    /// `maxLength: 128` counts code points (JSON Schema): 65 × "e" + combining acute is 65
-    /// characters to Swift but 130 code points, and was accepted.
-    @Test func labelNameLengthCountsCodePoints() throws {
-        let decomposed = String(repeating: "e\u{301}", count: 65)
-        #expect(decomposed.count == 65)
-        let error = try #require(throws: GatewayError.self) { try LabelService.validate(decomposed) }
-        #expect(error.code == "invalidLabelName")
-        #expect(error.field == "name")
-        try LabelService.validate(String(repeating: "e\u{301}", count: 64))
-        try LabelService.validate(String(repeating: "x", count: 128))
-    }
-
-    /// A given `sortInfo` is checked even without `ranges` (it was accepted whatever it held).
-    @Test(arguments: [
-        (#"{"field": "name", "direction": "ASC"}"#, "sortInfo.field"),
-        (#"{"field": "date", "direction": "UP"}"#, "sortInfo.direction"),
-    ])
-    func sortInfoIsCheckedWithoutRanges(_ sortInfo: String, _ field: String) throws {
-        let json = #"{"ids": ["aEoza1E5eFdtUDJhXzE3MDAwMDAwMDBfNDI"], "sortInfo": "# + sortInfo + "}"
-        let body = try JSONDecoder().decode(BatchController.Body.self, from: Data(json.utf8))
-        let configuration = APIConfiguration()
-        let error = try #require(throws: GatewayError.self) {
-            try BatchController.validate(body, endpoint: .delete, configuration: configuration)
-        }
-        #expect(HTTPStatus.of(error.kind) == .badRequest)
-        #expect(error.code == "invalidField")
-        #expect(error.field == field)
-        let valid = try JSONDecoder().decode(
-            BatchController.Body.self,
-            from: Data(#"{"ids": ["x"], "sortInfo": {"field": "date", "direction": "desc"}}"#.utf8))
-        let request = try BatchController.validate(valid, endpoint: .delete, configuration: configuration)
-        #expect(request.order == nil, "without ranges the order is checked, not used")
-    }
-
-    /// Schemathesis `negative_data_rejection`: `"sortInfo": null` passed as "no sortInfo"; no body
-    /// field may be null.
-    @Test(arguments: ["sortInfo", "ranges", "destinationFolderId", "isUnread", "isFlagged", "labelId", "ids"])
-    func nullBodyFieldIsInvalid(_ name: String) throws {
-        let json = "{\"\(name)\": null}"
-        let error = try #require(throws: DecodingError.self) {
-            try JSONDecoder().decode(BatchController.Body.self, from: Data(json.utf8))
-        }
-        let mapped = JSONBody.gatewayError(error)
-        #expect(HTTPStatus.of(mapped.kind) == .badRequest)
-        #expect(mapped.code == "invalidField")
-        #expect(mapped.field == name)
-    }
-}
-
 /// The same findings over real HTTP in front of Dovecot, with an independent look at the mailbox.
 @Suite(.enabled(if: TestBed.isEnabled, "needs the Dovecot test bed (integration/run-tests.sh)"))
 struct APIConformanceTests {
@@ -205,7 +67,7 @@ struct APIConformanceTests {
             #expect(added.status == .ok)
             #expect(added.failedItems.isEmpty)
             // doveadm's look lowercases flags; Dovecot adds $HasAttachment / $HasNoAttachment itself.
-            let seen = try #require(try gw.bed.look(box)[uids[0]])
+            let seen = try #require(try await gw.bed.look(box)[uids[0]])
             let keywords = seen.flags.filter { !$0.hasPrefix("\\") && !$0.hasPrefix("$has") }
             #expect(keywords.count == 1, "the label's keyword is on the message: \(keywords)")
             #expect(keywords.allSatisfy { $0.hasPrefix("$gw_") && $0.utf8.count <= 50 })
@@ -220,13 +82,13 @@ struct APIConformanceTests {
             let (validity, uids, _) = try await gw.makeMailbox(box, count: 2)
             let folders = try await gw.folderIDs(account)
             let ids = uids.map { MailID(folderId: folders[box]!, uidValidity: validity, uid: $0).encoded }
-            let before = try gw.bed.look(box)
+            let before = try await gw.bed.look(box)
             let reply = try await gw.request(
                 .post, "/api/v1/batch/mails/delete",
                 json: ["ids": ids, "sortInfo": ["field": "nonsense", "direction": "ASC"]], auth: account)
             #expect(reply.status == .badRequest)
             #expect(reply.errorField == "sortInfo.field")
-            #expect(try gw.bed.look(box) == before)
+            #expect(try await gw.bed.look(box) == before)
         }
     }
 }

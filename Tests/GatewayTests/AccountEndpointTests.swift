@@ -78,7 +78,7 @@ struct AccountEndpointTests {
                 .post, "/api/v1/batch/mails/update", json: ["ids": [oldMail, reused], "isFlagged": true], auth: account)
             #expect(reply.status == .ok)
             #expect(reply.failedItems == [oldMail, reused])
-            let seen = try gw.bed.look(name, user: account.user)
+            let seen = try await gw.bed.look(name, user: account.user)
             #expect(seen.count == 2)
             #expect(seen.values.allSatisfy { !$0.flags.contains("\\Flagged") }, "no message of the new mailbox was touched")
         }
@@ -111,7 +111,7 @@ struct AccountEndpointTests {
                 headers: [user: "alice", key: Self.frontKey])
             #expect(flagged.status == .ok)
             #expect(flagged.failedItems.isEmpty)
-            #expect(try gw.bed.look(box)[uids[0]]?.flags.contains("\\flagged") == true)
+            #expect(try await gw.bed.look(box)[uids[0]]?.flags.contains("\\flagged") == true)
             let wrongKey = try await gw.request(.get, "/api/v1/folders", auth: nil, headers: [user: "alice", key: "guess"])
             #expect(wrongKey.status == .unauthorized)
             let basic = try await gw.request(.get, "/api/v1/folders", auth: gw.bed.alice)
@@ -186,13 +186,13 @@ struct AccountEndpointTests {
             let ids = uids.map { MailID(folderId: folders[box]!, uidValidity: validity, uid: $0).encoded }
             let added = try await gw.request(.post, "/api/v1/batch/mails/labels/add", json: ["ids": ids, "labelId": id], auth: owner)
             #expect(added.failedItems.isEmpty)
-            #expect(try gw.bed.look(box, user: owner.user).values.allSatisfy { $0.flags.contains(name.lowercased()) })
+            #expect(try await gw.bed.look(box, user: owner.user).values.allSatisfy { $0.flags.contains(name.lowercased()) })
             let renamed = try await gw.request(.patch, "/api/v1/labels/\(id)", json: ["name": "Renamed \(suffix)"], auth: owner)
             #expect(renamed.status == .ok)
             #expect(renamed["name"] as? String == "Renamed \(suffix)")
-            #expect(try gw.bed.look(box, user: owner.user).values.allSatisfy { $0.flags.contains(name.lowercased()) }, "rename keeps the keyword")
+            #expect(try await gw.bed.look(box, user: owner.user).values.allSatisfy { $0.flags.contains(name.lowercased()) }, "rename keeps the keyword")
             #expect(try await gw.request(.delete, "/api/v1/labels/\(id)", auth: owner).status == .noContent)
-            #expect(try gw.bed.look(box, user: owner.user).values.allSatisfy { !$0.flags.contains(name.lowercased()) })
+            #expect(try await gw.bed.look(box, user: owner.user).values.allSatisfy { !$0.flags.contains(name.lowercased()) })
             #expect(try await gw.request(.delete, "/api/v1/labels/\(id)", auth: owner).status == .notFound)
 
             // Another account cannot reach the owner's labels.

@@ -33,9 +33,9 @@ struct BatchRecoveryTests {
                 .post, "/api/v1/batch/mails/copy", json: ["ids": ids, "destinationFolderId": folders[destination]!], auth: gw.bed.bob)
             #expect(reply.status == .ok, "\(reply.status) \(reply.errorCode ?? "")")
             #expect(reply.failedItems.isEmpty)
-            let copies = try gw.bed.look(destination, user: gw.bed.bob.user).values.map(\.messageID)
+            let copies = try await gw.bed.look(destination, user: gw.bed.bob.user).values.map(\.messageID)
             #expect(copies.sorted() == messageIDs.sorted(), "each message copied exactly once")
-            #expect(try gw.bed.look(source, user: gw.bed.bob.user).count == 3)
+            #expect(try await gw.bed.look(source, user: gw.bed.bob.user).count == 3)
         }
     }
 
@@ -54,7 +54,7 @@ struct BatchRecoveryTests {
             let reply = try await gw.request(.post, "/api/v1/batch/mails/delete", json: ["ids": ids], auth: gw.bed.bob)
             #expect(reply.status == .ok, "\(reply.status) \(reply.errorCode ?? "")")
             #expect(reply.failedItems.isEmpty)
-            let left = try gw.bed.look(source, user: gw.bed.bob.user)
+            let left = try await gw.bed.look(source, user: gw.bed.bob.user)
             #expect(Set(left.keys) == Set(uids.suffix(2)))
             #expect(left.values.allSatisfy { !$0.flags.contains("\\deleted") })
         }
@@ -79,7 +79,7 @@ struct BatchRecoveryTests {
                        "sortInfo": sort, "isFlagged": true], auth: gw.bed.bob)
             #expect(same.status == .ok, "\(same.status) \(same.errorCode ?? "")")
             #expect(same.failedItems.isEmpty)
-            let flagged = try gw.bed.look(box, user: gw.bed.bob.user).filter { $0.value.flags.contains("\\flagged") }
+            let flagged = try await gw.bed.look(box, user: gw.bed.bob.user).filter { $0.value.flags.contains("\\flagged") }
             #expect(flagged.count == 5)
             // Six distinct items: refused before anything changes.
             let over = try await gw.request(
@@ -88,7 +88,7 @@ struct BatchRecoveryTests {
                 auth: gw.bed.bob)
             #expect(over.status == .contentTooLarge)
             #expect(over.errorCode == "tooManyItems")
-            #expect(try gw.bed.look(box, user: gw.bed.bob.user).values.allSatisfy { !$0.flags.contains("\\seen") })
+            #expect(try await gw.bed.look(box, user: gw.bed.bob.user).values.allSatisfy { !$0.flags.contains("\\seen") })
         }
     }
 }

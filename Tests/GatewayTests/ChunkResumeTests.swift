@@ -50,16 +50,16 @@ struct ChunkResumeTests {
         var work = work(connection, .copy(destinationFolderId: "D"))
         let result = try await work.execute(chunk, resuming: true, destinationUIDNext: uidNextBefore)
         #expect(result.confirmed == UIDSet(uids))
-        let copies = try bed.look(dest)
+        let copies = try await bed.look(dest)
         #expect(copies.count == 10, "4 recognised + 6 copied, no duplicates")
-        #expect(Set(copies.values.map(\.messageID)) == Set(try bed.look(source).values.map(\.messageID)))
+        #expect(Set(copies.values.map(\.messageID)) == Set(try await bed.look(source).values.map(\.messageID)))
     }
 
     @Test func moveResumedAfterAPartialMoveMovesOnlyTheRest() async throws {
         let bed = try TestBed.require()
         let (connection, source, dest, uids, validity) = try await setUp(bed, count: 10)
         defer { connection.close() }
-        let originals = Set(try bed.look(source).values.map(\.messageID))
+        let originals = Set(try await bed.look(source).values.map(\.messageID))
         _ = try await connection.uidMove(UIDSet(uids[0..<6]), to: MailboxName(dest))
         let chunk = BatchChunk(
             folderId: "F", mailbox: MailboxName(source).wire, uidValidity: validity, uids: uids,
@@ -67,8 +67,8 @@ struct ChunkResumeTests {
         var work = work(connection, .move(destinationFolderId: "D"))
         let result = try await work.execute(chunk, resuming: true, destinationUIDNext: nil)
         #expect(result.confirmed == UIDSet(uids))
-        #expect(try bed.look(source).isEmpty)
-        let moved = try bed.look(dest)
+        #expect(try await bed.look(source).isEmpty)
+        let moved = try await bed.look(dest)
         #expect(moved.count == 10)
         #expect(Set(moved.values.map(\.messageID)) == originals)
     }
@@ -79,7 +79,7 @@ struct ChunkResumeTests {
         let bed = try TestBed.require()
         let (connection, source, dest, uids, validity) = try await setUp(bed, count: 10)
         defer { connection.close() }
-        let originals = Set(try bed.look(source).values.map(\.messageID))
+        let originals = Set(try await bed.look(source).values.map(\.messageID))
         let uidNextBefore = try #require(try await connection.status(MailboxName(dest), [.uidNext]).uidNext)
         // Interrupted attempt: copied 0..<6, expunged 0..<3 of those.
         _ = try await connection.uidCopy(UIDSet(uids[0..<6]), to: MailboxName(dest))
@@ -92,8 +92,8 @@ struct ChunkResumeTests {
         work.useServerMove = false
         let resumed = try await work.execute(chunk, resuming: true, destinationUIDNext: uidNextBefore)
         #expect(resumed.confirmed == UIDSet(uids))
-        #expect(try bed.look(source).isEmpty)
-        let moved = try bed.look(dest)
+        #expect(try await bed.look(source).isEmpty)
+        let moved = try await bed.look(dest)
         #expect(moved.count == 10)
         #expect(Set(moved.values.map(\.messageID)) == originals)
     }

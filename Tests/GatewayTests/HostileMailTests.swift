@@ -149,7 +149,7 @@ struct HostileMailTests {
                 let window = 12
                 let offset = position * 5 % (count - window)
                 let expected = Set(listed[offset..<(offset + window)])
-                let before = try gw.bed.look(box, user: account.user).mapValues { $0.flags.subtracting(["\\recent"]) }
+                let before = try await gw.bed.look(box, user: account.user).mapValues { $0.flags.subtracting(["\\recent"]) }
                 let flagged = try await gw.request(
                     .post, "/api/v1/batch/mails/update",
                     json: [
@@ -157,7 +157,7 @@ struct HostileMailTests {
                         "sortInfo": ["field": order.field.rawValue, "direction": order.direction.rawValue],
                     ], auth: account)
                 #expect(flagged.status == .ok && flagged.failedItems.isEmpty, "\(label)")
-                let after = try gw.bed.look(box, user: account.user).mapValues { $0.flags.subtracting(["\\recent"]) }
+                let after = try await gw.bed.look(box, user: account.user).mapValues { $0.flags.subtracting(["\\recent"]) }
                 #expect(Set(after.filter { $0.value.contains("\\flagged") }.keys) == expected, "\(label): exactly the range")
                 for (uid, flags) in after {
                     let touched = before[uid]?.union(expected.contains(uid) ? ["\\flagged"] : [])
@@ -168,7 +168,7 @@ struct HostileMailTests {
                     .post, "/api/v1/batch/mails/update", json: ["ids": Array(ids[offset..<(offset + window)]), "isFlagged": false],
                     auth: account)
                 #expect(unflagged.status == .ok && unflagged.failedItems.isEmpty, "\(label)")
-                #expect(try gw.bed.search(box, ["FLAGGED"], user: account.user).isEmpty, "\(label)")
+                #expect(try await gw.bed.search(box, ["FLAGGED"], user: account.user).isEmpty, "\(label)")
             }
 
             // Still alive, still answering.

@@ -34,7 +34,7 @@ struct JobHardeningTests {
         let connection = try await bed.connect(account)
         try await connection.create(MailboxName(destination))
         await connection.logout()
-        try bed.fill(source, count: count, user: account.user)
+        try await bed.fill(source, count: count, user: account.user)
         let mailServer = IMAPMailServer(pool: pool)
         let (ids, destinationId): ([String], String) = try await mailServer.withSession(AccountCredentials(account)) { session in
             let directory = try await MailboxDirectory.load(session: session, store: database, account: account.user)
@@ -83,7 +83,7 @@ struct JobHardeningTests {
         #expect(await jobs.runnersStarted[key] == 1, "one runner for the job")
         #expect(status?.state == .completed)
         #expect(status?.failedItems == [])
-        let copies = try bed.look(setup.destination, user: account.user).values.map(\.messageID)
+        let copies = try await bed.look(setup.destination, user: account.user).values.map(\.messageID)
         #expect(copies.count == 40, "each message copied exactly once")
         #expect(Set(copies).count == copies.count)
         await setup.pool.shutdown()
@@ -104,13 +104,13 @@ struct JobHardeningTests {
         let waiting = try #require(try await setup.jobs.status(key: key, account: account.user))
         #expect(waiting.state == .inProgress)
         #expect(waiting.failedItems.isEmpty)
-        #expect(try bed.look(setup.destination, user: account.user).isEmpty)
+        #expect(try await bed.look(setup.destination, user: account.user).isEmpty)
 
         await setup.jobs.noteCredentials(AccountCredentials(account))
         let done = try await Self.waitUntilCompleted(setup.jobs, key: key, account: account.user, within: .seconds(60))
         #expect(done?.state == .completed)
         #expect(done?.failedItems == [])
-        #expect(try bed.look(setup.destination, user: account.user).count == 12)
+        #expect(try await bed.look(setup.destination, user: account.user).count == 12)
         await setup.pool.shutdown()
     }
 }

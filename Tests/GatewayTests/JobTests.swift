@@ -28,8 +28,8 @@ struct JobTests {
             let source = TestBed.uniqueMailbox("GwJob")
             let dest = TestBed.uniqueMailbox("GwJobDest")
             let small = TestBed.uniqueMailbox("GwJobSmall")
-            try gw.bed.fill(source, count: Self.count, user: alice.user)
-            let originals = Set(try gw.bed.look(source, user: alice.user).values.map(\.messageID))
+            try await gw.bed.fill(source, count: Self.count, user: alice.user)
+            let originals = Set(try await gw.bed.look(source, user: alice.user).values.map(\.messageID))
             _ = try await gw.makeMailbox(dest, count: 0, as: alice)
             let (smallValidity, smallUIDs, _) = try await gw.makeMailbox(small, count: 2, as: alice)
             let folders = try await gw.folderIDs(alice)
@@ -84,8 +84,8 @@ struct JobTests {
             let final = try await gw.request(.get, "/api/v1/batch/jobs/\(key)", auth: alice)
             #expect((final["batchOperationDetails"] as? [String: Any])?["failedItems"] as? [String] == [])
 
-            #expect(try gw.bed.search(source, user: alice.user).isEmpty)
-            let moved = try gw.bed.look(dest, user: alice.user)
+            #expect(try await gw.bed.search(source, user: alice.user).isEmpty)
+            let moved = try await gw.bed.look(dest, user: alice.user)
             #expect(moved.count == Self.count)
             #expect(Set(moved.values.map(\.messageID)) == originals)
             let sortedLatencies = latencies.sorted()
@@ -102,11 +102,11 @@ struct JobTests {
         let source = TestBed.uniqueMailbox("GwKill")
         let dest = TestBed.uniqueMailbox("GwKillDest")
         let dave = bed.frank  // an account of its own for very large folders (see TestBed.dave)
-        try bed.fill(source, count: Self.count, user: dave.user)
+        try await bed.fill(source, count: Self.count, user: dave.user)
         let setup = try await bed.connect(dave)
         try await setup.create(MailboxName(dest))
         setup.close()
-        let originals = try bed.look(source, user: dave.user).values.map(\.messageID)
+        let originals = try await bed.look(source, user: dave.user).values.map(\.messageID)
         #expect(Set(originals).count == Self.count)
 
         let database = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-kill-\(UUID().uuidString).sqlite").path
@@ -140,7 +140,7 @@ struct JobTests {
             try await Task.sleep(for: .milliseconds(20))
         }
         #expect(killedAt >= 10 && killedAt < 100, "killed halfway (at \(killedAt)%)")
-        let movedBeforeRestart = try bed.search(dest, user: dave.user).count
+        let movedBeforeRestart = try await bed.search(dest, user: dave.user).count
         #expect(movedBeforeRestart > 0 && movedBeforeRestart < Self.count)
 
         gateway = try GatewayProcess.start(bed: bed, port: port, database: database)
@@ -155,8 +155,8 @@ struct JobTests {
         #expect(final["status"] as? String == "completed")
         #expect(final["progress"] as? Double == 100)
         #expect((final["batchOperationDetails"] as? [String: Any])?["failedItems"] as? [String] == [])
-        let left = try bed.look(source, user: dave.user)
-        let moved = try bed.look(dest, user: dave.user)
+        let left = try await bed.look(source, user: dave.user)
+        let moved = try await bed.look(dest, user: dave.user)
         #expect(left.count + moved.count == Self.count)
         #expect(left.isEmpty)
         #expect(moved.count == Self.count)

@@ -95,7 +95,7 @@ struct ListingAndRangeTests {
                 expected = try await setup.uidSort([SortKey(criterion, reverse: order.direction == .descending)])
             } else {
                 let dateOrder = try await setup.uidSort([SortKey(.date)])
-                let look = try gw.bed.look(box)
+                let look = try await gw.bed.look(box)
                 let value: (UInt32) -> Int = { uid in
                     switch order.field {
                     case .isUnread: return look[uid]!.flags.contains("\\seen") ? 0 : 1
@@ -156,8 +156,8 @@ struct ListingAndRangeTests {
             #expect(reply.status == .ok)
             #expect(reply.failedItems.isEmpty)
             let moved = Set(expected[4..<7].map { messageIDByUID[$0]! })
-            #expect(Set(try gw.bed.look(dest).values.map(\.messageID)) == moved)
-            #expect(Set(try gw.bed.look(box).keys) == Set(expected).subtracting(expected[4..<7]))
+            #expect(Set(try await gw.bed.look(dest).values.map(\.messageID)) == moved)
+            #expect(Set(try await gw.bed.look(box).keys) == Set(expected).subtracting(expected[4..<7]))
         }
     }
 
@@ -203,7 +203,7 @@ struct ListingAndRangeTests {
             let folders = try await gw.folderIDs(alice)
             let folderId = try #require(folders[box])
             let start = MailID(folderId: folderId, uidValidity: validity, uid: uids[0]).encoded
-            let before = try gw.bed.look(box)
+            let before = try await gw.bed.look(box)
             func post(_ body: [String: Any]) async throws -> GatewayHarness.Reply {
                 try await gw.request(.post, "/api/v1/batch/mails/update", json: body.merging(["isFlagged": true]) { a, _ in a }, auth: alice)
             }
@@ -220,7 +220,7 @@ struct ListingAndRangeTests {
                 #expect(bad.status == .badRequest)
                 #expect(bad.errorField == "ranges[0].limit")
             }
-            #expect(try gw.bed.look(box) == before)
+            #expect(try await gw.bed.look(box) == before)
 
             // A start that is not in the folder: that range's items fail (its start is reported), others go on.
             let gone = MailID(folderId: folderId, uidValidity: validity, uid: uids[2] + 50).encoded
@@ -231,7 +231,7 @@ struct ListingAndRangeTests {
             ])
             #expect(mixed.status == .ok)
             #expect(mixed.failedItems == [gone, stale])
-            let look = try gw.bed.look(box)
+            let look = try await gw.bed.look(box)
             #expect(look[uids[0]]?.flags.contains("\\flagged") == true)
             #expect(look[uids[1]]?.flags.contains("\\flagged") == true)
             #expect(look[uids[2]]?.flags.contains("\\flagged") == false)

@@ -36,8 +36,8 @@ struct MailBatchEndToEndTests {
             #expect(reply["progress"] as? Int == 100)
             #expect(reply.failedItems.isEmpty)
             #expect(Set(reply.newIds.keys) == Set(chosen))
-            let copied = try gw.bed.look(dest)
-            #expect(try gw.bed.look(source).count == 3)
+            let copied = try await gw.bed.look(dest)
+            #expect(try await gw.bed.look(source).count == 3)
             #expect(Set(copied.values.map(\.messageID)) == [messageIDs[0], messageIDs[2]])
             for (old, new) in reply.newIds {
                 let oldID = try #require(MailID(old))
@@ -62,8 +62,8 @@ struct MailBatchEndToEndTests {
             #expect(reply.status == .ok)
             #expect(reply.failedItems.isEmpty)
             #expect(reply.newIds.count == 2)
-            #expect(Set(try gw.bed.look(source).keys) == [uids[0], uids[3]])
-            #expect(Set(try gw.bed.look(dest).values.map(\.messageID)) == [messageIDs[1], messageIDs[2]])
+            #expect(Set(try await gw.bed.look(source).keys) == [uids[0], uids[3]])
+            #expect(Set(try await gw.bed.look(dest).values.map(\.messageID)) == [messageIDs[1], messageIDs[2]])
         }
     }
 
@@ -78,16 +78,16 @@ struct MailBatchEndToEndTests {
                 .post, "/api/v1/batch/mails/delete", json: ["ids": ids(folders[source]!, validity, [uids[0]])], auth: alice)
             #expect(reply.status == .ok)
             #expect(reply.failedItems.isEmpty)
-            #expect(Set(try gw.bed.look(source).keys) == [uids[1]])
-            let inTrash = try #require(try gw.bed.look("Trash").values.first { $0.messageID == messageIDs[0] })
+            #expect(Set(try await gw.bed.look(source).keys) == [uids[1]])
+            let inTrash = try #require(try await gw.bed.look("Trash").values.first { $0.messageID == messageIDs[0] })
 
             // In Trash, delete removes permanently.
-            let trashValidity = try #require(UInt32(try gw.bed.status("Trash", "uidvalidity")["uidvalidity"] ?? ""))
+            let trashValidity = try #require(UInt32(try await gw.bed.status("Trash", "uidvalidity")["uidvalidity"] ?? ""))
             let again = try await gw.request(
                 .post, "/api/v1/batch/mails/delete", json: ["ids": ids(trashId, trashValidity, [inTrash.uid])], auth: alice)
             #expect(again.status == .ok)
             #expect(again.failedItems.isEmpty)
-            #expect(try gw.bed.look("Trash")[inTrash.uid] == nil)
+            #expect(try await gw.bed.look("Trash")[inTrash.uid] == nil)
         }
     }
 
@@ -103,7 +103,7 @@ struct MailBatchEndToEndTests {
                 .post, "/api/v1/batch/mails/delete", json: ["ids": ids(folders[source]!, validity, [uids[0]])], auth: alice)
             #expect(reply.status == .ok)
             #expect(reply.failedItems.isEmpty)
-            let look = try gw.bed.look(source)
+            let look = try await gw.bed.look(source)
             #expect(Set(look.keys) == [uids[1], uids[2]])
             #expect(look[uids[2]]?.flags.contains("\\deleted") == true)
             #expect(look[uids[1]]?.flags.contains("\\deleted") == false)
@@ -121,7 +121,7 @@ struct MailBatchEndToEndTests {
                 .post, "/api/v1/batch/mails/update", json: ["ids": chosen, "isUnread": true, "isFlagged": true], auth: alice)
             #expect(reply.status == .ok)
             #expect(reply.failedItems.isEmpty)
-            var look = try gw.bed.look(source)
+            var look = try await gw.bed.look(source)
             #expect(look[uids[0]]?.flags.contains("\\seen") == false)
             #expect(look[uids[0]]?.flags.contains("\\flagged") == true)
             #expect(look[uids[1]]?.flags.contains("\\flagged") == true)
@@ -130,7 +130,7 @@ struct MailBatchEndToEndTests {
             let read = try await gw.request(
                 .post, "/api/v1/batch/mails/update", json: ["ids": [chosen[1]], "isUnread": false], auth: alice)
             #expect(read.status == .ok)
-            look = try gw.bed.look(source)
+            look = try await gw.bed.look(source)
             #expect(look[uids[1]]?.flags.contains("\\seen") == true)
             #expect(look[uids[1]]?.flags.contains("\\flagged") == true, "isFlagged absent: unchanged")
         }
@@ -151,14 +151,14 @@ struct MailBatchEndToEndTests {
                 .post, "/api/v1/batch/mails/labels/add", json: ["ids": chosen, "labelId": labelId], auth: alice)
             #expect(added.status == .ok)
             #expect(added.failedItems.isEmpty)
-            let keywords = try gw.bed.look(source)[uids[0]]?.flags.filter { $0.hasPrefix("$gw_") } ?? []
+            let keywords = try await gw.bed.look(source)[uids[0]]?.flags.filter { $0.hasPrefix("$gw_") } ?? []
             #expect(keywords.count == 1, "a name with spaces gets a generated keyword")
-            #expect(try gw.bed.look(source)[uids[1]]?.flags.isSuperset(of: keywords) == true)
+            #expect(try await gw.bed.look(source)[uids[1]]?.flags.isSuperset(of: keywords) == true)
 
             let removed = try await gw.request(
                 .post, "/api/v1/batch/mails/labels/remove", json: ["ids": [chosen[0]], "labelId": labelId], auth: alice)
             #expect(removed.status == .ok)
-            let look = try gw.bed.look(source)
+            let look = try await gw.bed.look(source)
             #expect(look[uids[0]]?.flags.isDisjoint(with: keywords) == true)
             #expect(look[uids[1]]?.flags.isSuperset(of: keywords) == true)
         }
@@ -203,9 +203,9 @@ struct MailBatchEndToEndTests {
             #expect(reply.status == .ok)
             #expect(reply.failedItems == [staleID, unknownFolderID, goneID, malformed, missingUID])
             #expect(Set(reply.newIds.keys) == Set(goodIDs))
-            #expect(Set(try gw.bed.look(dest).values.map(\.messageID)) == [messageIDs[0], messageIDs[1]])
-            #expect(try gw.bed.look(good).isEmpty)
-            #expect(try gw.bed.look(staleBox).count == 1, "the recreated folder's message was not touched")
+            #expect(Set(try await gw.bed.look(dest).values.map(\.messageID)) == [messageIDs[0], messageIDs[1]])
+            #expect(try await gw.bed.look(good).isEmpty)
+            #expect(try await gw.bed.look(staleBox).count == 1, "the recreated folder's message was not touched")
         }
     }
 
@@ -217,7 +217,7 @@ struct MailBatchEndToEndTests {
             let (validity, uids, _) = try await gw.makeMailbox(box, count: 2)
             let aliceFolders = try await gw.folderIDs(alice)
             let aliceIDs = ids(aliceFolders[box]!, validity, uids)
-            let before = try gw.bed.look(box)
+            let before = try await gw.bed.look(box)
             let bobFolders = try await gw.folderIDs(bob)
             #expect(bobFolders[box] == nil)
             #expect(Set(bobFolders.values).isDisjoint(with: [aliceFolders[box]!]))
@@ -237,8 +237,8 @@ struct MailBatchEndToEndTests {
                 json: ["ids": ids(bobFolderId, bobValidity, bobUIDs), "destinationFolderId": aliceFolders[box]!], auth: bob)
             #expect(moved.status == .notFound)
             #expect(moved.errorCode == "folderNotFound")
-            #expect(try gw.bed.look(box) == before)
-            #expect(try gw.bed.look(bobBox, user: bob.user).count == 1)
+            #expect(try await gw.bed.look(box) == before)
+            #expect(try await gw.bed.look(bobBox, user: bob.user).count == 1)
         }
     }
 
@@ -249,19 +249,19 @@ struct MailBatchEndToEndTests {
             let alice = gw.bed.gina  // an account of its own for very large folders (see TestBed.dave)
             let source = TestBed.uniqueMailbox("GwBig")
             let dest = TestBed.uniqueMailbox("GwBigDest")
-            try gw.bed.fill(source, count: 10_000, user: alice.user)
+            try await gw.bed.fill(source, count: 10_000, user: alice.user)
             _ = try await gw.makeMailbox(dest, count: 0, as: alice)
             let folders = try await gw.folderIDs(alice)
-            let validity = try #require(UInt32(try gw.bed.status(source, "uidvalidity", user: alice.user)["uidvalidity"] ?? ""))
-            let all = try gw.bed.search(source, user: alice.user).values
+            let validity = try #require(UInt32(try await gw.bed.status(source, "uidvalidity", user: alice.user)["uidvalidity"] ?? ""))
+            let all = try await gw.bed.search(source, user: alice.user).values
             let reply = try await gw.request(
                 .post, "/api/v1/batch/mails/move", json: ["ids": ids(folders[source]!, validity, all), "destinationFolderId": folders[dest]!],
                 auth: alice)
             #expect(reply.status == .ok)
             #expect(reply.failedItems.isEmpty)
             #expect(reply.newIds.count == 10_000)
-            #expect(try gw.bed.search(source, user: alice.user).isEmpty)
-            #expect(try gw.bed.search(dest, user: alice.user).count == 10_000)
+            #expect(try await gw.bed.search(source, user: alice.user).isEmpty)
+            #expect(try await gw.bed.search(dest, user: alice.user).count == 10_000)
         }
     }
 }

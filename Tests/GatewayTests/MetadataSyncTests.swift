@@ -18,8 +18,8 @@ struct MetadataSyncTests {
             let account = gw.bed.metadataSyncAccount
             let box = TestBed.uniqueMailbox("GwMetaPieces")
             let count = 1_200
-            try gw.bed.fill(box, count: count, user: account.user)
-            let uids = try gw.bed.search(box, user: account.user).values
+            try await gw.bed.fill(box, count: count, user: account.user)
+            let uids = try await gw.bed.search(box, user: account.user).values
             #expect(uids.count == count)
             // One flagged message in every 100: spread over the three fetch pieces.
             let flagged = stride(from: 99, to: uids.count, by: 100).map { uids[$0] }

@@ -61,14 +61,14 @@ struct RequestValidationTests {
                 .replacingOccurrences(of: "{DEST}", with: folders["Trash"]!)
                 .replacingOccurrences(of: "{MANY}", with: json(Array(repeating: ids[0], count: 51)))
                 .replacingOccurrences(of: "{HUGE}", with: json(Array(repeating: String(repeating: "A", count: 100), count: 200)))
-            let before = try gw.bed.look(box)
+            let before = try await gw.bed.look(box)
             let reply = try await gw.request(.post, "/api/v1/batch/mails/\(testCase.path)", rawBody: body, auth: alice)
             #expect(reply.status.code == testCase.status)
             #expect(reply.errorCode == testCase.code)
             if let field = testCase.field { #expect(reply.errorField == field) }
             #expect(((reply["error"] as? [String: Any])?["message"] as? String)?.isEmpty == false)
-            #expect(try gw.bed.look(box) == before)
-            #expect(try gw.bed.look("Trash").values.allSatisfy { !before.values.map(\.messageID).contains($0.messageID) })
+            #expect(try await gw.bed.look(box) == before)
+            #expect(try await gw.bed.look("Trash").values.allSatisfy { !before.values.map(\.messageID).contains($0.messageID) })
         }
     }
 
@@ -79,7 +79,7 @@ struct RequestValidationTests {
             let (validity, uids, _) = try await gw.makeMailbox(box, count: 1)
             let folders = try await gw.folderIDs(alice)
             let ids = [MailID(folderId: folders[box]!, uidValidity: validity, uid: uids[0]).encoded]
-            let before = try gw.bed.look(box)
+            let before = try await gw.bed.look(box)
             let none = try await gw.request(.post, "/api/v1/batch/mails/delete", json: ["ids": ids], auth: nil)
             #expect(none.status == .unauthorized)
             #expect(none.errorCode == "unauthorized")
@@ -92,7 +92,7 @@ struct RequestValidationTests {
             let badSession = try await gw.request(
                 .get, "/api/v1/folders", auth: nil, headers: [HTTPField.Name("X-Axigen-Session")!: "nope"])
             #expect(badSession.status == .unauthorized)
-            #expect(try gw.bed.look(box) == before)
+            #expect(try await gw.bed.look(box) == before)
         }
     }
 }

@@ -57,10 +57,10 @@ struct DovecotLoginTests {
         try await connection.create(MailboxName(mailbox))
         let messageID = "<master-\(UUID().uuidString)@example.com>"
         let appended = try await connection.append(TestBed.message(subject: "via master", messageID: messageID), to: MailboxName(mailbox))
-        let look = try bed.look(mailbox)
+        let look = try await bed.look(mailbox)
         #expect(look.count == 1)
         #expect(look[try #require(appended?.uid)]?.messageID == messageID)
-        #expect(try bed.look(mailbox, user: bed.users[1].name).isEmpty, "bob has no such mail")
+        #expect(try await bed.look(mailbox, user: bed.users[1].name).isEmpty, "bob has no such mail")
     }
 
     @Test func masterLoginWithWrongPasswordFails() async throws {

@@ -44,7 +44,7 @@ struct DovecotMailboxTests {
             try await connection.append(TestBed.message(subject: "m\(i)", messageID: "<sel-\(i)-\(mailbox)@x>"), to: MailboxName(mailbox))
         }
         let selected = try await connection.select(MailboxName(mailbox))
-        let truth = try bed.status(mailbox, "messages uidvalidity uidnext highestmodseq")
+        let truth = try await bed.status(mailbox, "messages uidvalidity uidnext highestmodseq")
         #expect(selected.exists == 3)
         #expect(String(selected.uidValidity) == truth["uidvalidity"])
         #expect(selected.uidNext.map(String.init) == truth["uidnext"])

@@ -121,7 +121,7 @@ struct DovecotOperationTests {
         defer { connection.close() }
         try await connection.uidStore([uids[0], uids[2]], .add, flags: [.seen, .flagged, Flag("$Label1")])
         try await connection.uidStore([uids[2]], .remove, flags: [.seen])
-        let look = try bed.look(name)
+        let look = try await bed.look(name)
         #expect(look[uids[0]]?.flags.isSuperset(of: ["\\seen", "\\flagged", "$label1"]) == true)
         #expect(look[uids[1]]?.flags.isDisjoint(with: ["\\seen", "\\flagged", "$label1"]) == true)
         #expect(look[uids[2]]?.flags.contains("\\seen") == false)
@@ -133,18 +133,18 @@ struct DovecotOperationTests {
         try await connection.uidStore([uids[1]], .add, flags: [Flag("$Changed")])
         let modified = try await connection.uidStore([uids[1]], .add, flags: [.flagged], unchangedSince: modSeq)
         #expect(modified == [uids[1]])
-        #expect(try bed.look(name)[uids[1]]?.flags.contains("\\flagged") == false)
+        #expect(try await bed.look(name)[uids[1]]?.flags.contains("\\flagged") == false)
     }
 
     @Test func invalidKeywordIsRefusedWithoutTouchingTheMailbox() async throws {
         let bed = try TestBed.require()
         let (connection, name, uids) = try await mailbox("BadFlag", ids("bad", 1).map { TestBed.message(subject: "s", messageID: $0) }, bed: bed)
         defer { connection.close() }
-        let before = try bed.look(name)
+        let before = try await bed.look(name)
         await #expect(throws: IMAPError.invalidCommand(.invalidFlag("x) UID EXPUNGE 1:* (y"))) {
             try await connection.uidStore(UIDSet(uids), .add, flags: [Flag("x) UID EXPUNGE 1:* (y")])
         }
-        #expect(try bed.look(name) == before)
+        #expect(try await bed.look(name) == before)
         #expect(connection.isUsable)
     }
 
@@ -157,9 +157,9 @@ struct DovecotOperationTests {
         try await connection.create(MailboxName(destination))
         let result = try await connection.uidCopy([uids[0], uids[2]], to: MailboxName(destination))
         #expect(result.copiedSourceUIDs == [uids[0], uids[2]])
-        #expect(String(try #require(result.uidValidity)) == (try bed.status(destination, "uidvalidity"))["uidvalidity"])
-        let source = try bed.look(name)
-        let copied = try bed.look(destination)
+        #expect(String(try #require(result.uidValidity)) == (try await bed.status(destination, "uidvalidity"))["uidvalidity"])
+        let source = try await bed.look(name)
+        let copied = try await bed.look(destination)
         #expect(source.count == 3)
         #expect(copied.count == 2)
         for (old, new) in result.newUIDs {
@@ -177,8 +177,8 @@ struct DovecotOperationTests {
         let result = try await connection.uidMove([uids[1], uids[2]], to: MailboxName(destination))
         #expect(result.copiedSourceUIDs == [uids[1], uids[2]])
         #expect(connection.selectedMailbox?.exists == 2, "EXPUNGEs after MOVE are applied")
-        let source = try bed.look(name)
-        let moved = try bed.look(destination)
+        let source = try await bed.look(name)
+        let moved = try await bed.look(destination)
         #expect(Set(source.keys) == [uids[0], uids[3]])
         #expect(moved.count == 2)
         #expect(moved[try #require(result.newUIDs[uids[1]])]?.messageID == m[1])
@@ -186,7 +186,7 @@ struct DovecotOperationTests {
         // A UID that is gone is not an error: the server answers OK and reports nothing moved.
         let again = try await connection.uidMove([uids[1]], to: MailboxName(destination))
         #expect(again.newUIDs.isEmpty)
-        #expect(try bed.look(destination).count == 2)
+        #expect(try await bed.look(destination).count == 2)
     }
 
     @Test func uidExpungeRemovesOnlyTheChosenMessages() async throws {
@@ -199,7 +199,7 @@ struct DovecotOperationTests {
         try await connection.uidStore([uids[0], uids[1]], .add, flags: [.deleted])
         let expunged = try await connection.uidExpunge([uids[0], uids[1]])
         #expect(expunged == 2)
-        let look = try bed.look(name)
+        let look = try await bed.look(name)
         #expect(Set(look.keys) == [uids[2], uids[3]])
         #expect(look[uids[3]]?.flags.contains("\\deleted") == true)
     }
@@ -210,7 +210,7 @@ struct DovecotOperationTests {
         let bed = try TestBed.require()
         let name = TestBed.uniqueMailbox("Big")
         let dave = bed.gina  // an account of its own for very large folders (see TestBed.dave)
-        try bed.fill(name, count: 10_000, user: dave.user)
+        try await bed.fill(name, count: 10_000, user: dave.user)
         let connection = try await bed.connect(dave, maxCommandLineLength: 256)
         defer { connection.close() }
         let selected = try await connection.select(MailboxName(name))
@@ -229,14 +229,14 @@ struct DovecotOperationTests {
         try await connection.uidStore(even, .add, flags: [.flagged])
         #expect(connection.commandsSent - before == storeCommands.count)
         #expect(storeCommands.count > 100)
-        #expect(try bed.search(name, ["FLAGGED"], user: dave.user) == even)
+        #expect(try await bed.search(name, ["FLAGGED"], user: dave.user) == even)
 
         let destination = TestBed.uniqueMailbox("BigDest")
         try await connection.create(MailboxName(destination))
         let moved = try await connection.uidMove(odd, to: MailboxName(destination))
         #expect(moved.copiedSourceUIDs == odd)
-        #expect(try bed.search(name, user: dave.user) == even)
-        #expect(try bed.search(destination, user: dave.user).count == 5_000)
+        #expect(try await bed.search(name, user: dave.user) == even)
+        #expect(try await bed.search(destination, user: dave.user).count == 5_000)
         #expect(Set(moved.newUIDs.values).count == 5_000)
     }
 }

@@ -112,7 +112,8 @@ public struct TestBed: Sendable {
 
     // MARK: Independent look
 
-    /// Runs doveadm against the test bed's config; returns stdout.
+    /// Runs doveadm against the test bed's config; returns stdout. It blocks the calling thread:
+    /// for quick commands (and `defer`); the looks below run it off Swift's cooperative threads.
     public func doveadm(_ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/doveadm")
@@ -172,8 +173,8 @@ public struct TestBed: Sendable {
     }
 
     /// Every message of `mailbox` for `user`, by UID, as doveadm reads it from the mail store.
-    public func look(_ mailbox: String, user: String? = nil) throws -> [UInt32: Seen] {
-        let text = try doveadm(["-f", "tab", "fetch", "-u", user ?? users[0].name, "uid flags hdr.message-id", "mailbox", mailbox, "ALL"])
+    public func look(_ mailbox: String, user: String? = nil) async throws -> [UInt32: Seen] {
+        let text = try await offCooperativeThreads { try doveadm(["-f", "tab", "fetch", "-u", user ?? users[0].name, "uid flags hdr.message-id", "mailbox", mailbox, "ALL"]) }
         var out: [UInt32: Seen] = [:]
         for line in text.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
@@ -185,14 +186,16 @@ public struct TestBed: Sendable {
     }
 
     /// UIDs in `mailbox` matching a doveadm search query (e.g. `["FLAGGED"]`).
-    public func search(_ mailbox: String, _ query: [String] = ["ALL"], user: String? = nil) throws -> UIDSet {
-        let text = try doveadm(["search", "-u", user ?? users[0].name, "mailbox", mailbox] + query)
+    public func search(_ mailbox: String, _ query: [String] = ["ALL"], user: String? = nil) async throws -> UIDSet {
+        let text = try await offCooperativeThreads { try doveadm(["search", "-u", user ?? users[0].name, "mailbox", mailbox] + query) }
         return UIDSet(text.split(separator: "\n").compactMap { $0.split(separator: " ").last.flatMap { UInt32($0) } })
     }
 
     /// `doveadm mailbox status` fields for a mailbox.
-    public func status(_ mailbox: String, _ fields: String, user: String? = nil) throws -> [String: String] {
-        let text = try doveadm(["-f", "tab", "mailbox", "status", "-u", user ?? users[0].name, fields, mailbox])
+    public func status(_ mailbox: String, _ fields: String, user: String? = nil) async throws -> [String: String] {
+        let text = try await offCooperativeThreads {
+            try doveadm(["-f", "tab", "mailbox", "status", "-u", user ?? users[0].name, fields, mailbox])
+        }
         let lines = text.split(separator: "\n")
         guard lines.count >= 2 else { return [:] }
         let keys = lines[0].split(separator: "\t").map(String.init)
@@ -201,7 +204,22 @@ public struct TestBed: Sendable {
     }
 
     /// Writes `count` messages straight into a Maildir folder (integration/maildir-fill.py).
-    public func fill(_ mailbox: String, count: Int, user: String? = nil) throws {
+    public func fill(_ mailbox: String, count: Int, user: String? = nil) async throws {
+        try await offCooperativeThreads { try runFill(mailbox, count: count, user: user) }
+        // Dovecot may not see files renamed into cur/ within the same second as a scan it made
+        // meanwhile (another test listing folders): it trusts the directory's unchanged mtime.
+        // Bump the mtime past that second until its index counts every message.
+        let cur = URL(fileURLWithPath: mailRoot).appendingPathComponent(user ?? users[0].name)
+            .appendingPathComponent("Maildir").appendingPathComponent(mailbox).appendingPathComponent("cur").path
+        for _ in 0..<20 {
+            if try await status(mailbox, "messages", user: user)["messages"] == String(count) { return }
+            try await Task.sleep(for: .milliseconds(1100))
+            try FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: cur)
+        }
+        throw DoveadmError(arguments: ["maildir-fill"], message: "Dovecot does not count \(count) messages in \(mailbox)")
+    }
+
+    private func runFill(_ mailbox: String, count: Int, user: String?) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -214,17 +232,15 @@ public struct TestBed: Sendable {
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { throw DoveadmError(arguments: ["maildir-fill"], message: "failed") }
-        // Dovecot may not see files renamed into cur/ within the same second as a scan it made
-        // meanwhile (another test listing folders): it trusts the directory's unchanged mtime.
-        // Bump the mtime past that second until its index counts every message.
-        let cur = URL(fileURLWithPath: mailRoot).appendingPathComponent(user ?? users[0].name)
-            .appendingPathComponent("Maildir").appendingPathComponent(mailbox).appendingPathComponent("cur").path
-        for _ in 0..<20 {
-            if try status(mailbox, "messages", user: user)["messages"] == String(count) { return }
-            Thread.sleep(forTimeInterval: 1.1)
-            try FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: cur)
+    }
+
+    /// Runs blocking work (a child process and its wait) on a thread of its own, so that the
+    /// test process's few cooperative threads — which also run the gateway under test — never
+    /// stall while a large fill or look takes seconds.
+    private func offCooperativeThreads<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
         }
-        throw DoveadmError(arguments: ["maildir-fill"], message: "Dovecot does not count \(count) messages in \(mailbox)")
     }
 
     // MARK: Messages

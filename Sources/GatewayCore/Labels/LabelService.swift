@@ -39,15 +39,23 @@ public struct LabelService: Sendable {
         !flag.isSystemFlag && !systemKeywords.contains(flag.rawValue.lowercased())
     }
 
-    /// The account's labels, after adding the keywords found on the server (FLAGS of each folder).
+    /// The account's labels, after adding the keywords messages carry on the server. A keyword
+    /// in a folder's FLAGS that no label has yet is adopted only if a message of that folder
+    /// carries it (`UID SEARCH KEYWORD`): servers keep a keyword in FLAGS after the last message
+    /// loses it, so a deleted label's keyword would otherwise come back as a label.
     public func list(credentials: AccountCredentials) async throws -> [Label] {
+        let known = Set(try await store.labels(account: credentials.user).map { $0.keyword.lowercased() })
         let keywords = try await mailServer.withSession(credentials) { session in
             let directory = try await MailboxDirectory.load(session: session, store: folders, account: credentials.user)
             var found = Set<String>()
             for folder in directory.folders where folder.selectable {
                 // A folder deleted since the LIST is skipped, not an error.
                 guard let selected = try await Self.selectIfPresent(folder, readOnly: true, on: session) else { continue }
-                for flag in selected.flags where Self.isLabelKeyword(flag) { found.insert(flag.rawValue) }
+                for flag in selected.flags where Self.isLabelKeyword(flag) {
+                    let lowered = flag.rawValue.lowercased()
+                    guard !known.contains(lowered), !found.contains(where: { $0.lowercased() == lowered }) else { continue }
+                    if try await !session.uidSearch(.keyword(flag)).isEmpty { found.insert(flag.rawValue) }
+                }
             }
             return found
         }

@@ -24,7 +24,9 @@ public enum OrderingRules {
         for rawLine in headers.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine[...]
             if let first = line.first, first == " " || first == "\t", let key = current {
-                fields[key, default: ""] += " " + line.trimmingCharacters()
+                // Unfolding (RFC 5322 §2.2.3): a value may start on a continuation line.
+                let previous = fields[key, default: ""]
+                fields[key] = previous.isEmpty ? line.trimmingCharacters() : previous + " " + line.trimmingCharacters()
                 continue
             }
             guard let colon = line.firstIndex(of: ":") else { continue }

@@ -19,7 +19,7 @@
 # Users (passwd-file, {PLAIN}): alice/alice-secret, bob/bob-secret, carol/carol-secret,
 # dave, eve, frank, gina (<name>-secret): the tests' accounts for 10,000–100,000-message
 # folders, one per heavy test; hana (hostile mail), ivan (password change, its passwd line is
-# rewritten by a test), judy (login flood), kate (API fuzzing, integration/fuzz-api.sh), leo (job hardening, small label checks), mona (the piecewise metadata sync of 12,000 messages), since many parallel sessions of one user on huge folders once
+# rewritten by a test), judy (login flood), kate (API fuzzing, integration/fuzz-api.sh), leo (job hardening, small label checks), mona (the piecewise metadata sync of 12,000 messages), omar (threading agreement corpora, integration/thread-corpus.py), nina (sort agreement corpora, integration/sort-corpus.py), since many parallel sessions of one user on huge folders once
 # made Dovecot's fcntl locking fail with EDEADLK and panic the session;
 # master user gateway-master/master-secret (LOGIN "alice*gateway-master" or SASL PLAIN
 # with authzid alice). Writes ${DOVECOT_TEST_DIR}/env with `export IMAP_TEST_...` lines.
@@ -106,6 +106,8 @@ judy:{PLAIN}judy-secret
 kate:{PLAIN}kate-secret
 leo:{PLAIN}leo-secret
 mona:{PLAIN}mona-secret
+omar:{PLAIN}omar-secret
+nina:{PLAIN}nina-secret
 EOF
 cat > "$STATE/auth/masters" <<'EOF'
 gateway-master:{PLAIN}master-secret
@@ -284,6 +286,10 @@ export IMAP_TEST_USER12=leo
 export IMAP_TEST_PASS12=leo-secret
 export IMAP_TEST_USER13=mona
 export IMAP_TEST_PASS13=mona-secret
+export IMAP_TEST_USER14=omar
+export IMAP_TEST_PASS14=omar-secret
+export IMAP_TEST_USER15=nina
+export IMAP_TEST_PASS15=nina-secret
 export IMAP_TEST_MASTER_USER=gateway-master
 export IMAP_TEST_MASTER_PASS=master-secret
 EOF

@@ -92,6 +92,61 @@ extension GatewayDatabase: ListingCache {
         }
     }
 
+    public func sortKeySyncState(account: String, folderId: String) async throws -> SortKeySyncState? {
+        try await writer.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT uidValidity, uidNext, version FROM sortKeySync WHERE account = ? AND folderId = ?",
+                arguments: [account, folderId]
+            ).map {
+                SortKeySyncState(
+                    uidValidity: UInt32($0["uidValidity"] as Int64), uidNext: UInt32($0["uidNext"] as Int64), version: $0["version"])
+            }
+        }
+    }
+
+    public func sortKeys(account: String, folderId: String) async throws -> [UInt32: SortKeys] {
+        try await writer.read { db in
+            var out: [UInt32: SortKeys] = [:]
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT uid, subject, fromKey, toKey, sentDate, size FROM sortKeys WHERE account = ? AND folderId = ?",
+                arguments: [account, folderId])
+            while let row = try rows.next() {
+                out[UInt32(row["uid"] as Int64)] = SortKeys(
+                    subject: Array(row["subject"] as Data), from: Array(row["fromKey"] as Data), to: Array(row["toKey"] as Data),
+                    date: row["sentDate"], size: UInt64(max(0, row["size"] as Int64)))
+            }
+            return out
+        }
+    }
+
+    public func applySortKeySync(
+        account: String, folderId: String, reset: Bool, removed: [UInt32], added: [UInt32: SortKeys], state: SortKeySyncState
+    ) async throws {
+        try await writer.write { db in
+            if reset {
+                try db.execute(sql: "DELETE FROM sortKeys WHERE account = ? AND folderId = ?", arguments: [account, folderId])
+            }
+            for uid in removed {
+                try db.execute(
+                    sql: "DELETE FROM sortKeys WHERE account = ? AND folderId = ? AND uid = ?", arguments: [account, folderId, Int64(uid)])
+            }
+            let statement = try db.makeStatement(
+                sql: """
+                    INSERT OR REPLACE INTO sortKeys (account, folderId, uid, subject, fromKey, toKey, sentDate, size)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+            for (uid, keys) in added {
+                try statement.execute(arguments: [
+                    account, folderId, Int64(uid), Data(keys.subject), Data(keys.from), Data(keys.to), keys.date,
+                    Int64(clamping: keys.size),
+                ])
+            }
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO sortKeySync (account, folderId, uidValidity, uidNext, version) VALUES (?, ?, ?, ?, ?)",
+                arguments: [account, folderId, Int64(state.uidValidity), Int64(state.uidNext), state.version])
+        }
+    }
+
     static func pack(_ uids: [UInt32]) -> [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(uids.count * 4)

@@ -126,6 +126,32 @@ enum GatewayMigrations {
             }
         }
 
+        // v5: each message's RFC 5256 sort keys, for ordering folders of servers without SORT
+        // (base subject and addresses in i;unicode-casemap form, sent date, size), and the
+        // UIDVALIDITY and key version they belong to.
+        migrator.registerMigration("v5-sortKeys") { db in
+            try db.create(table: "sortKeys", options: [.strict, .withoutRowID]) { t in
+                t.column("account", .text).notNull()
+                t.column("folderId", .text).notNull()
+                t.column("uid", .integer).notNull()
+                t.column("subject", .blob).notNull()
+                t.column("fromKey", .blob).notNull()
+                t.column("toKey", .blob).notNull()
+                t.column("sentDate", .integer).notNull()
+                t.column("size", .integer).notNull()
+                t.primaryKey(["account", "folderId", "uid"])
+            }
+            try db.create(table: "sortKeySync", options: .strict) { t in
+                t.column("account", .text).notNull()
+                t.column("folderId", .text).notNull()
+                t.column("uidValidity", .integer).notNull()
+                t.column("uidNext", .integer).notNull()
+                // GatewayCore's SortKeys.version: keys of another version are computed again.
+                t.column("version", .integer).notNull()
+                t.primaryKey(["account", "folderId"])
+            }
+        }
+
         // Add new migrations below this line; never edit the ones above.
 
         return migrator

@@ -110,16 +110,17 @@ struct UpstreamFailureTests {
         }
     }
 
-    /// A server without SORT cannot order a listing: `502 upstreamUnsupported`, as documented.
-    @Test func listingWithoutSortIs502Unsupported() async throws {
+    /// A server without SORT still gets its listings (SPEC §3): the gateway orders them by RFC 5256
+    /// itself, and no SORT command reaches the server.
+    @Test func listingWithoutSortIsOrderedByTheGateway() async throws {
         try await TestGateway.run(
             capabilities: InMemoryMailServer.defaultCapabilities.subtracting([.sort]),
-            setUp: { $0.seed(alice, "INBOX", count: 2) }
+            setUp: { $0.seed(alice, "INBOX", count: 3) }
         ) { gw in
-            let reply = try await gw.request(.get, "/api/v1/mails?folderId=\(try await gw.folderId("INBOX"))")
-            #expect(reply.status == .badGateway, "\(reply.text)")
-            #expect(reply.isErrorBody)
-            #expect(reply.errorCode == "upstreamUnsupported")
+            let reply = try await gw.request(.get, "/api/v1/mails?folderId=\(try await gw.folderId("INBOX"))&sort=date&dir=ASC")
+            #expect(reply.status == .ok, "\(reply.text)")
+            #expect(reply.items.count == 3)
+            #expect(gw.server.commands(.sort).isEmpty)
         }
     }
 

@@ -85,4 +85,32 @@ struct JobAndCacheTests {
             #expect(meta[1]?.importance == .high)
         }
     }
+
+    @Test("sort keys round-trip, step by step, and go with a reset", arguments: StoreKind.allCases)
+    func sortKeys(kind: StoreKind) async throws {
+        try await withDatabase(kind) { db in
+            #expect(try await db.sortKeySyncState(account: "alice", folderId: "F") == nil)
+            let one = SortKeys(subject: Array("HELLO".utf8), from: Array("ANN".utf8), to: [], date: -5, size: 1_234)
+            let two = SortKeys(subject: [0xC3, 0xA9], from: [], to: Array("BOB".utf8), date: 1_700_000_000, size: .max)
+            let state = SortKeySyncState(uidValidity: 7, uidNext: 3)
+            try await db.applySortKeySync(account: "alice", folderId: "F", reset: true, removed: [], added: [1: one, 2: two], state: state)
+            #expect(try await db.sortKeys(account: "alice", folderId: "F")[1] == one)
+            #expect(try await db.sortKeySyncState(account: "alice", folderId: "F") == state)
+            #expect(try await db.sortKeys(account: "bob", folderId: "F").isEmpty)
+            // The largest size is stored clamped to SQLite's signed range, the rest exactly.
+            #expect(try await db.sortKeys(account: "alice", folderId: "F")[2]?.size == UInt64(Int64.max))
+
+            try await db.applySortKeySync(
+                account: "alice", folderId: "F", reset: false, removed: [1], added: [3: one],
+                state: SortKeySyncState(uidValidity: 7, uidNext: 4))
+            #expect(try await db.sortKeys(account: "alice", folderId: "F").keys.sorted() == [2, 3])
+            try await db.applySortKeySync(
+                account: "alice", folderId: "F", reset: true, removed: [], added: [9: two],
+                state: SortKeySyncState(uidValidity: 8, uidNext: 10))
+            #expect(try await db.sortKeys(account: "alice", folderId: "F").keys.sorted() == [9])
+            let older = SortKeySyncState(uidValidity: 8, uidNext: 10, version: 0)
+            try await db.applySortKeySync(account: "alice", folderId: "F", reset: false, removed: [], added: [:], state: older)
+            #expect(try await db.sortKeySyncState(account: "alice", folderId: "F") == older, "the key version is kept")
+        }
+    }
 }

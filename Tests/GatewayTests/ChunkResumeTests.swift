@@ -31,6 +31,16 @@ struct ChunkResumeTests {
         return (connection, source, dest, uids, validity)
     }
 
+    /// The engine's own session, selected on `source`: through `bed.server()` like the gateway's (in an
+    /// `IMAP_TEST_REFUSE` run, the refusing proxy), while the interrupted attempt is simulated by hand on
+    /// the direct setup connection.
+    private func engineSession(_ bed: TestBed, _ source: String) async throws -> IMAPConnection {
+        let connection = try await IMAPConnection.connect(to: try bed.server(), logger: TestBed.logger)
+        try await connection.login(bed.alice)
+        try await connection.select(MailboxName(source))
+        return connection
+    }
+
     private func work(_ connection: IMAPConnection, _ operation: MailBatchOperation) -> BatchWork {
         BatchWork(
             operation: operation, keyword: nil, session: IMAPMailSession(connection: connection), configuration: .init(),
@@ -47,7 +57,9 @@ struct ChunkResumeTests {
         let chunk = BatchChunk(
             folderId: "F", mailbox: MailboxName(source).wire, uidValidity: validity, uids: uids,
             action: .transfer(move: false, destinationId: "D", destinationMailbox: MailboxName(dest).wire, reportNewIds: true))
-        var work = work(connection, .copy(destinationFolderId: "D"))
+        let engine = try await engineSession(bed, source)
+        defer { engine.close() }
+        var work = work(engine, .copy(destinationFolderId: "D"))
         let result = try await work.execute(chunk, resuming: true, destinationUIDNext: uidNextBefore)
         #expect(result.confirmed == UIDSet(uids))
         let copies = try await bed.look(dest)
@@ -64,7 +76,9 @@ struct ChunkResumeTests {
         let chunk = BatchChunk(
             folderId: "F", mailbox: MailboxName(source).wire, uidValidity: validity, uids: uids,
             action: .transfer(move: true, destinationId: "D", destinationMailbox: MailboxName(dest).wire, reportNewIds: true))
-        var work = work(connection, .move(destinationFolderId: "D"))
+        let engine = try await engineSession(bed, source)
+        defer { engine.close() }
+        var work = work(engine, .move(destinationFolderId: "D"))
         let result = try await work.execute(chunk, resuming: true, destinationUIDNext: nil)
         #expect(result.confirmed == UIDSet(uids))
         #expect(try await bed.look(source).isEmpty)
@@ -88,7 +102,9 @@ struct ChunkResumeTests {
         let chunk = BatchChunk(
             folderId: "F", mailbox: MailboxName(source).wire, uidValidity: validity, uids: uids,
             action: .transfer(move: true, destinationId: "D", destinationMailbox: MailboxName(dest).wire, reportNewIds: false))
-        var work = work(connection, .move(destinationFolderId: "D"))
+        let engine = try await engineSession(bed, source)
+        defer { engine.close() }
+        var work = work(engine, .move(destinationFolderId: "D"))
         work.useServerMove = false
         let resumed = try await work.execute(chunk, resuming: true, destinationUIDNext: uidNextBefore)
         #expect(resumed.confirmed == UIDSet(uids))

@@ -49,11 +49,24 @@ public struct TestBed: Sendable {
             let conf = env["IMAP_TEST_DOVECOT_CONF"], FileManager.default.fileExists(atPath: conf)
         else { return nil }
         var users: [(String, String)] = []
-        for i in 1...13 {
-            if let u = env["IMAP_TEST_USER\(i)"], let p = env["IMAP_TEST_PASS\(i)"] { users.append((u, p)) }
+        for i in 1... {
+            guard let u = env["IMAP_TEST_USER\(i)"], let p = env["IMAP_TEST_PASS\(i)"] else { break }
+            users.append((u, p))
+        }
+        // IMAP_TEST_REFUSE=MOVE …: `port`, and so `server()` (what the gateway is given), is a proxy
+        // that truly lacks those capabilities (RefusingProxy.swift); doveadm and `connect()` still
+        // reach Dovecot directly.
+        var servedPort = port
+        if !RefusingProxy.environmentRefusals.isEmpty {
+            do {
+                servedPort = try RefusingProxy.shared(targetPort: port).port
+            } catch {
+                FileHandle.standardError.write(Data("IMAP_TEST_REFUSE: the refusing proxy did not start: \(error)\n".utf8))
+                return nil
+            }
         }
         return TestBed(
-            host: env["IMAP_TEST_HOST"] ?? "127.0.0.1", port: port, tlsPort: tlsPort, caFile: env["IMAP_TEST_CA_FILE"] ?? "",
+            host: env["IMAP_TEST_HOST"] ?? "127.0.0.1", port: servedPort, tlsPort: tlsPort, caFile: env["IMAP_TEST_CA_FILE"] ?? "",
             dovecotConfig: conf, mailRoot: env["IMAP_TEST_MAIL_ROOT"] ?? "", users: users,
             masterUser: env["IMAP_TEST_MASTER_USER"] ?? "", masterPassword: env["IMAP_TEST_MASTER_PASS"] ?? "")
     }
@@ -78,7 +91,19 @@ public struct TestBed: Sendable {
     public var jobHardeningAccount: IMAPCredentials { IMAPCredentials(user: users[11].name, password: users[11].password) }
     /// The account of the metadata-sync test's 12,000-message folder (a heavy folder: an account of its own).
     public var metadataSyncAccount: IMAPCredentials { IMAPCredentials(user: users[12].name, password: users[12].password) }
+    /// The account of the threading agreement tests (corpora of 8,000 messages): omar.
+    public var threadAgreementAccount: IMAPCredentials {
+        let omar = users.first { $0.name == "omar" } ?? (name: "omar", password: "omar-secret")
+        return IMAPCredentials(user: omar.name, password: omar.password)
+    }
+    /// The account of the sort agreement tests (corpora of 6,000 messages): nina.
+    public var sortAgreementAccount: IMAPCredentials {
+        let nina = users.first { $0.name == "nina" } ?? (name: "nina", password: "nina-secret")
+        return IMAPCredentials(user: nina.name, password: nina.password)
+    }
 
+    /// Where the client under test (the gateway) connects. In an `IMAP_TEST_REFUSE` run the plain
+    /// port is the refusing proxy's (plaintext only: `.tls` still reaches Dovecot, `.startTLS` fails there).
     public func server(
         tls: IMAPServerConfiguration.TLSMode = .none, trustTestCA: Bool = true, maxCommandLineLength: Int = 8192
     ) throws -> IMAPServerConfiguration {
@@ -89,12 +114,14 @@ public struct TestBed: Sendable {
             commandTimeout: .seconds(60), maxCommandLineLength: maxCommandLineLength)
     }
 
-    /// A logged-in connection as alice (or `credentials`).
+    /// A logged-in connection as alice (or `credentials`), straight to Dovecot (see ``dovecotPort``).
     public func connect(
         _ credentials: IMAPCredentials? = nil, tls: IMAPServerConfiguration.TLSMode = .none, maxCommandLineLength: Int = 8192
     ) async throws -> IMAPConnection {
-        let connection = try await IMAPConnection.connect(
-            to: try server(tls: tls, maxCommandLineLength: maxCommandLineLength), logger: Self.logger)
+        var configuration = try server(tls: tls, maxCommandLineLength: maxCommandLineLength)
+        // The test's own hands (setup, looks) reach Dovecot directly, never through a refusing proxy.
+        if tls != .tls { configuration.port = dovecotPort }
+        let connection = try await IMAPConnection.connect(to: configuration, logger: Self.logger)
         try await connection.login(credentials ?? alice)
         return connection
     }

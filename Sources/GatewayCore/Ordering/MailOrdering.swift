@@ -5,7 +5,9 @@ import Logging
 /// agree item for item on an unchanged folder.
 ///
 /// Native fields (`subject from to date size`) are sorted by the server (`UID SORT`, `REVERSE` for
-/// DESC — cached per direction as the server answers, since REVERSE keeps ties ascending). The other
+/// DESC — cached per direction as the server answers, since REVERSE keeps ties ascending), or,
+/// where the server lacks SORT, by the gateway with the same RFC 5256 rules (``SortKeys``) over
+/// cached per-message keys. The other
 /// fields follow ``OrderingRules`` over the server's `SORT (DATE)` order, with values from the
 /// per-message metadata cache. Every order is kept in the listing cache with a token taken from one STATUS
 /// (UIDVALIDITY, UIDNEXT, MESSAGES, and HIGHESTMODSEQ for flag-based fields): while the token
@@ -46,12 +48,16 @@ public struct MailOrdering: Sendable {
         metrics.increment(.sortCacheMisses)
         let uids: [UInt32]
         if let criterion = order.field.nativeCriterion {
-            guard session.capabilities.contains(.sort) else {
-                throw GatewayError.upstreamUnsupported("the IMAP server lacks SORT; ordering by \(order.field.rawValue) is not available")
+            if session.capabilities.contains(.sort) {
+                try await session.select(folder.mailbox)
+                uids = try await session.uidSort([SortKey(criterion, reverse: order.direction == .descending)])
+                metrics.increment(.imapSortCommands)
+            } else {
+                // No SORT: the same RFC 5256 order, computed from each message's cached keys.
+                let keys = try await syncSortKeys(folder: folder, account: account, session: session)
+                uids = SortKeys.order(keys.map { ($0.key, $0.value) }, by: criterion, reverse: order.direction == .descending)
+                metrics.increment(.ownSorts)
             }
-            try await session.select(folder.mailbox)
-            uids = try await session.uidSort([SortKey(criterion, reverse: order.direction == .descending)])
-            metrics.increment(.imapSortCommands)
         } else {
             let dateOrder = try await self.uids(
                 in: folder, order: MailSortOrder(field: .date, direction: .ascending), account: account, session: session,
@@ -80,8 +86,9 @@ public struct MailOrdering: Sendable {
     }
 
     /// Brings the folder's metadata cache up to date: new UIDs since the recorded UIDNEXT, flags
-    /// changed since the recorded HIGHESTMODSEQ (CONDSTORE `CHANGEDSINCE`), expunged UIDs dropped.
-    /// Without CONDSTORE, or after a UIDVALIDITY change, it refetches the folder.
+    /// changed since the recorded HIGHESTMODSEQ (CONDSTORE `CHANGEDSINCE`; without CONDSTORE, the
+    /// flags of every known message, fetched in pieces), expunged UIDs dropped. After a
+    /// UIDVALIDITY change it refetches the folder.
     func syncMetadata(folder: FolderInfo, account: String, session: any MailSession) async throws -> [UInt32: MessageMeta] {
         try await session.select(folder.mailbox)
         let status = try await session.status(folder.mailbox, Self.statusItems(session))
@@ -89,11 +96,14 @@ public struct MailOrdering: Sendable {
             throw GatewayError.upstreamRefused("STATUS lacked UIDVALIDITY or UIDNEXT")
         }
         let previous = try await cache.folderSyncState(account: account, folderId: folder.id)
-        let modSeq = status.highestModSeq
+        // Mod-sequences only where the server keeps them (CONDSTORE, and not NOMODSEQ): a server
+        // without CONDSTORE answers BAD to a FETCH of MODSEQ.
+        let modSeq = session.capabilities.contains(.condStore) ? status.highestModSeq : nil
         let state = FolderSyncState(uidValidity: validity, uidNext: uidNext, highestModSeq: modSeq ?? 0)
-        if let previous, previous == state { return try await cache.messageMeta(account: account, folderId: folder.id) }
-        let full: [FetchItem] = [.flags, .modSeq, .bodyStructure, .headerFields(OrderingRules.priorityHeaders)]
-        guard let previous, previous.uidValidity == validity, let modSeq, previous.highestModSeq > 0 else {
+        if modSeq != nil, let previous, previous == state { return try await cache.messageMeta(account: account, folderId: folder.id) }
+        var full: [FetchItem] = [.flags, .bodyStructure, .headerFields(OrderingRules.priorityHeaders)]
+        if modSeq != nil { full.append(.modSeq) }
+        guard let previous, previous.uidValidity == validity, modSeq == nil || previous.highestModSeq > 0 else {
             metrics.increment(.metadataFullSyncs)
             // In pieces of `metadataFetchBatch` UIDs, each its own command (own timeout, bounded
             // memory) and saved as it arrives. Until the last piece, the saved state says "known
@@ -117,28 +127,93 @@ public struct MailOrdering: Sendable {
         metrics.increment(.metadataIncrementalSyncs)
         var cached = try await cache.messageMeta(account: account, folderId: folder.id)
         var changed: [MessageMeta] = []
+        let existing = try await session.uidSearch(.all)
         if uidNext > previous.uidNext {
-            changed += try await session.uidFetch(UIDSet(ranges: [previous.uidNext...(uidNext - 1)]), full).compactMap(Self.meta)
+            let added = existing.intersection(UIDSet(ranges: [previous.uidNext...(uidNext - 1)]))
+            for piece in added.split(maxCount: metadataFetchBatch) {
+                changed += try await session.uidFetch(piece, full).compactMap(Self.meta)
+            }
         }
-        if modSeq > previous.highestModSeq, previous.uidNext > 1 {
-            let flagChanges = try await session.uidFetch(
-                UIDSet(ranges: [1...(previous.uidNext - 1)]), [.flags, .modSeq], changedSince: previous.highestModSeq)
+        if previous.uidNext > 1 {
+            let known = UIDSet(ranges: [1...(previous.uidNext - 1)])
+            var flagChanges: [FetchedMessage] = []
+            if let modSeq {
+                // CONDSTORE: only what changed since the recorded mod-sequence.
+                if modSeq > previous.highestModSeq {
+                    flagChanges = try await session.uidFetch(known, [.flags, .modSeq], changedSince: previous.highestModSeq)
+                }
+            } else {
+                // Without CONDSTORE nothing tells what changed: every known message's flags, in pieces.
+                for piece in existing.intersection(known).split(maxCount: metadataFetchBatch) {
+                    flagChanges += try await session.uidFetch(piece, [.flags])
+                }
+            }
             for message in flagChanges {
-                guard let uid = message.uid, var meta = cached[uid], let flags = message.flags else { continue }
+                guard let uid = message.uid, let before = cached[uid], let flags = message.flags else { continue }
+                var meta = before
                 meta.flags = MessageFlags(flags)
                 meta.modSeq = message.modSeq ?? meta.modSeq
                 if flags.contains(Flag("$HasAttachment")) { meta.hasAttachment = true }
                 if flags.contains(Flag("$HasNoAttachment")) { meta.hasAttachment = false }
-                changed.append(meta)
+                if meta != before { changed.append(meta) }
             }
         }
-        let existing = try await session.uidSearch(.all)
         let removed = cached.keys.filter { !existing.contains($0) }
         try await cache.applyMetaSync(
             account: account, folderId: folder.id, reset: false, removed: removed, changed: changed, state: state)
         for uid in removed { cached[uid] = nil }
         for meta in changed { cached[meta.uid] = meta }
         return cached
+    }
+
+    /// The RFC 5256 sort keys of every message of the folder, for servers without SORT, kept in
+    /// step like the metadata cache: keys never change for a message, so only messages not yet
+    /// known are fetched (`ENVELOPE INTERNALDATE RFC822.SIZE`, in pieces of `metadataFetchBatch`,
+    /// each saved as it arrives) and expunged ones dropped; a new UIDVALIDITY, or keys computed by
+    /// another ``SortKeys/version``, start over.
+    func syncSortKeys(folder: FolderInfo, account: String, session: any MailSession) async throws -> [UInt32: SortKeys] {
+        let selected = try await session.select(folder.mailbox)
+        let validity = selected.uidValidity
+        let previous = try await cache.sortKeySyncState(account: account, folderId: folder.id)
+        let reset = previous?.uidValidity != validity || previous?.version != SortKeys.version
+        var keys = reset ? [:] : try await cache.sortKeys(account: account, folderId: folder.id)
+        let existing = try await session.uidSearch(.all)
+        let removed = keys.keys.filter { !existing.contains($0) }
+        for uid in removed { keys[uid] = nil }
+        let missing = existing.subtracting(UIDSet(keys.keys))
+        let state = SortKeySyncState(uidValidity: validity, uidNext: (existing.max ?? 0) + 1)
+        let pieces = missing.split(maxCount: metadataFetchBatch)
+        if pieces.isEmpty, reset || !removed.isEmpty || previous != state {
+            try await cache.applySortKeySync(
+                account: account, folderId: folder.id, reset: reset, removed: removed, added: [:], state: state)
+        }
+        for (index, piece) in pieces.enumerated() {
+            var added: [UInt32: SortKeys] = [:]
+            for message in try await session.uidFetch(piece, [.envelope, .internalDate, .rfc822Size]) {
+                guard let uid = message.uid, piece.contains(uid) else { continue }
+                added[uid] = SortKeys(message) ?? Self.fallbackKeys(message)
+            }
+            // A message the server did not describe still belongs to the folder: it sorts with
+            // empty keys rather than vanishing from listings and ranges.
+            for uid in piece.values where added[uid] == nil {
+                added[uid] = SortKeys(subject: [], from: [], to: [], date: 0, size: 0)
+            }
+            try await cache.applySortKeySync(
+                account: account, folderId: folder.id, reset: reset && index == 0, removed: index == 0 ? removed : [],
+                added: added, state: state)
+            keys.merge(added) { _, new in new }
+        }
+        return keys
+    }
+
+    /// Keys from what a partial FETCH answer gave (envelope, internal date or size missing).
+    static func fallbackKeys(_ message: FetchedMessage) -> SortKeys {
+        if let envelope = message.envelope {
+            return SortKeys(
+                envelope: envelope, internalDate: message.internalDate ?? InternalDate(secondsSince1970: 0, zoneMinutes: 0),
+                size: message.size ?? 0)
+        }
+        return SortKeys(subject: [], from: [], to: [], date: message.internalDate?.secondsSince1970 ?? 0, size: message.size ?? 0)
     }
 
     static func meta(_ message: FetchedMessage) -> MessageMeta? {

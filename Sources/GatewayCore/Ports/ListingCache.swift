@@ -41,8 +41,23 @@ public struct MessageMeta: Hashable, Sendable {
     }
 }
 
-/// The caches behind listings and ranges: sort orders per (folder, field, direction), and
-/// per-message metadata kept in step incrementally.
+/// Where a folder's RFC 5256 sort keys stand: the UIDVALIDITY and UIDNEXT they were read at,
+/// and the ``SortKeys/version`` that computed them.
+public struct SortKeySyncState: Hashable, Sendable {
+    public var uidValidity: UInt32
+    public var uidNext: UInt32
+    public var version: Int
+
+    public init(uidValidity: UInt32, uidNext: UInt32, version: Int = SortKeys.version) {
+        self.uidValidity = uidValidity
+        self.uidNext = uidNext
+        self.version = version
+    }
+}
+
+/// The caches behind listings and ranges: sort orders per (folder, field, direction),
+/// per-message metadata kept in step incrementally, and (for servers without SORT) each
+/// message's RFC 5256 sort keys, which never change for a message.
 public protocol ListingCache: Sendable {
     func cachedOrder(account: String, folderId: String, order: MailSortOrder) async throws -> CachedOrder?
     func storeOrder(account: String, folderId: String, order: MailSortOrder, cached: CachedOrder) async throws
@@ -54,4 +69,13 @@ public protocol ListingCache: Sendable {
     ) async throws
     /// Every cached message of a folder, by UID.
     func messageMeta(account: String, folderId: String) async throws -> [UInt32: MessageMeta]
+
+    func sortKeySyncState(account: String, folderId: String) async throws -> SortKeySyncState?
+    /// The cached sort keys of a folder, by UID.
+    func sortKeys(account: String, folderId: String) async throws -> [UInt32: SortKeys]
+    /// One sort-key sync step in one transaction: drop `removed` (everything when `reset`), add
+    /// `added`, record `state`.
+    func applySortKeySync(
+        account: String, folderId: String, reset: Bool, removed: [UInt32], added: [UInt32: SortKeys], state: SortKeySyncState
+    ) async throws
 }

@@ -5,6 +5,8 @@ import Synchronization
 public final class GatewayMetrics: Sendable {
     public enum Counter: String, CaseIterable, Sendable {
         case imapSortCommands = "gateway_imap_sort_commands_total"
+        /// Orders the gateway computed itself (RFC 5256) because the server lacks SORT.
+        case ownSorts = "gateway_own_sorts_total"
         case sortCacheHits = "gateway_sort_cache_hits_total"
         case sortCacheMisses = "gateway_sort_cache_misses_total"
         case metadataFullSyncs = "gateway_metadata_full_syncs_total"

@@ -5,6 +5,10 @@ import Foundation
 /// answers BAD to the commands that need them, and strips what they would add to responses (see the
 /// script's header). Dovecot's `imap_capability` only hides a capability; behind this proxy a client
 /// that uses it anyway fails, so fallbacks are proven against a server that does not have it.
+///
+/// `@unchecked Sendable`: every stored property is a `let` set in `init`; the one non-Sendable
+/// piece, the `LoopbackScript` (a `Process` and a pipe), is only used again by `stop()`, which
+/// closes the pipe and signals the process — calls Foundation allows from any thread.
 public final class RefusingProxy: @unchecked Sendable {
     /// Where clients connect (plaintext only: the proxy removes STARTTLS).
     public let port: Int

@@ -37,20 +37,23 @@ struct HostileMailTests {
     }
 
     /// Runs the generator against the test bed; returns its manifest.
-    static func seed(_ bed: TestBed, user: String, folder: String) throws -> Manifest {
+    static func seed(_ bed: TestBed, user: String, folder: String) async throws -> Manifest {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("integration/hostile-mail.py").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "python3", script, "--mail-root", bed.mailRoot, "--user", user, "--folder", folder, "--conf", bed.dovecotConfig,
-        ]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "hostile-mail.py failed")
+        let (status, data) = try await TestBed.offCooperativeThreads {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = [
+                "python3", script, "--mail-root", bed.mailRoot, "--user", user, "--folder", folder, "--conf", bed.dovecotConfig,
+            ]
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, data)
+        }
+        try #require(status == 0, "hostile-mail.py failed")
         return try JSONDecoder().decode(Manifest.self, from: data)
     }
 
@@ -90,7 +93,7 @@ struct HostileMailTests {
         try await GatewayHarness.run { gw in
             let account = gw.bed.hostileMailAccount
             let box = TestBed.uniqueMailbox("Hostile")
-            let forms = try Self.seed(gw.bed, user: account.user, folder: box).forms
+            let forms = try await Self.seed(gw.bed, user: account.user, folder: box).forms
             defer { _ = try? gw.bed.doveadm(["mailbox", "delete", "-u", account.user, box]) }
             let count = forms.count
             #expect(count >= 30, "the suite has \(count) hostile forms")

@@ -41,7 +41,7 @@ struct SortAgreementTests {
     /// it wrote, once Dovecot counts them all.
     static func writeCorpus(_ bed: TestBed, _ box: String, _ arguments: [String]) async throws -> Int {
         let user = bed.sortAgreementAccount.user
-        let output = try await Task.detached {
+        let output = try await TestBed.offCooperativeThreads {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = [
@@ -54,7 +54,7 @@ struct SortAgreementTests {
             let data = pipe.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
             return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-        }.value
+        }
         #expect(output.0 == 0, "sort-corpus.py \(arguments) failed")
         let count = try #require(output.1.split(separator: "\n").last.flatMap { Int($0) })
         // As TestBed.fill: Dovecot trusts an unchanged cur/ mtime within the second of its last scan.

@@ -44,7 +44,7 @@ struct ThreadAgreementTests {
     /// messages it wrote, once Dovecot counts them all.
     static func writeCorpus(_ bed: TestBed, _ box: String, _ arguments: [String]) async throws -> Int {
         let user = bed.threadAgreementAccount.user
-        let output = try await Task.detached {
+        let output = try await TestBed.offCooperativeThreads {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = [
@@ -60,7 +60,7 @@ struct ThreadAgreementTests {
                 throw CorpusError(description: "thread-corpus.py \(arguments.joined(separator: " ")) failed")
             }
             return String(decoding: data, as: UTF8.self)
-        }.value
+        }
         let count = try #require(output.split(separator: "\n").last.flatMap { Int($0) })
         // As TestBed.fill: Dovecot trusts an unchanged cur/ mtime within the second of its last scan.
         let cur = URL(fileURLWithPath: bed.mailRoot).appendingPathComponent(user).appendingPathComponent("Maildir")

@@ -201,7 +201,7 @@ public struct TestBed: Sendable {
 
     /// Every message of `mailbox` for `user`, by UID, as doveadm reads it from the mail store.
     public func look(_ mailbox: String, user: String? = nil) async throws -> [UInt32: Seen] {
-        let text = try await offCooperativeThreads { try doveadm(["-f", "tab", "fetch", "-u", user ?? users[0].name, "uid flags hdr.message-id", "mailbox", mailbox, "ALL"]) }
+        let text = try await TestBed.offCooperativeThreads { try doveadm(["-f", "tab", "fetch", "-u", user ?? users[0].name, "uid flags hdr.message-id", "mailbox", mailbox, "ALL"]) }
         var out: [UInt32: Seen] = [:]
         for line in text.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
@@ -214,13 +214,13 @@ public struct TestBed: Sendable {
 
     /// UIDs in `mailbox` matching a doveadm search query (e.g. `["FLAGGED"]`).
     public func search(_ mailbox: String, _ query: [String] = ["ALL"], user: String? = nil) async throws -> UIDSet {
-        let text = try await offCooperativeThreads { try doveadm(["search", "-u", user ?? users[0].name, "mailbox", mailbox] + query) }
+        let text = try await TestBed.offCooperativeThreads { try doveadm(["search", "-u", user ?? users[0].name, "mailbox", mailbox] + query) }
         return UIDSet(text.split(separator: "\n").compactMap { $0.split(separator: " ").last.flatMap { UInt32($0) } })
     }
 
     /// `doveadm mailbox status` fields for a mailbox.
     public func status(_ mailbox: String, _ fields: String, user: String? = nil) async throws -> [String: String] {
-        let text = try await offCooperativeThreads {
+        let text = try await TestBed.offCooperativeThreads {
             try doveadm(["-f", "tab", "mailbox", "status", "-u", user ?? users[0].name, fields, mailbox])
         }
         let lines = text.split(separator: "\n")
@@ -232,7 +232,7 @@ public struct TestBed: Sendable {
 
     /// Writes `count` messages straight into a Maildir folder (integration/maildir-fill.py).
     public func fill(_ mailbox: String, count: Int, user: String? = nil) async throws {
-        try await offCooperativeThreads { try runFill(mailbox, count: count, user: user) }
+        try await TestBed.offCooperativeThreads { try runFill(mailbox, count: count, user: user) }
         // Dovecot may not see files renamed into cur/ within the same second as a scan it made
         // meanwhile (another test listing folders): it trusts the directory's unchanged mtime.
         // Bump the mtime past that second until its index counts every message.
@@ -261,14 +261,6 @@ public struct TestBed: Sendable {
         guard process.terminationStatus == 0 else { throw DoveadmError(arguments: ["maildir-fill"], message: "failed") }
     }
 
-    /// Runs blocking work (a child process and its wait) on a thread of its own, so that the
-    /// test process's few cooperative threads — which also run the gateway under test — never
-    /// stall while a large fill or look takes seconds.
-    private func offCooperativeThreads<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
-        }
-    }
 
     // MARK: Messages
 
@@ -297,5 +289,16 @@ public struct TestBed: Sendable {
         return message(
             subject: subject, messageID: messageID,
             extraHeaders: ["MIME-Version: 1.0", "Content-Type: multipart/mixed; boundary=\"b1\""], body: body)
+    }
+}
+
+extension TestBed {
+    /// Runs blocking work (a child process and its wait) on a thread of its own, so that the
+    /// test process's few cooperative threads — which also run the gateway under test — never
+    /// stall while a large fill, a corpus write or a look takes seconds.
+    public static func offCooperativeThreads<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
+        }
     }
 }

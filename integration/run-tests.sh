@@ -26,8 +26,18 @@ trap 'integration/dovecot-stop.sh' EXIT
 . "${DOVECOT_TEST_DIR:-/tmp/mailbox-gateway-dovecot}/env"
 export IMAP_TEST_REQUIRED=1
 
+# The agreement suites (our RFC 5256 sort keys and threading against Dovecot's SORT and THREAD on
+# 6,000- and 8,000-message corpora) are CPU-heavy in a debug build: run beside the rest they kept
+# both cores busy long enough for gateways under test in other suites to miss the test client's
+# 60 s read timeout. On a full run they get an invocation of their own, after the rest.
+AGREEMENT='GatewayTests\.(SortAgreementTests|ThreadAgreementTests)'
 started=$SECONDS
-swift test "$@"
+if [ "$#" -eq 0 ]; then
+  swift test --skip "$AGREEMENT"
+  swift test --skip-build --filter "$AGREEMENT"
+else
+  swift test "$@"
+fi
 echo "run-tests: default pass: $((SECONDS - started)) s"
 
 # --- The end-to-end suite again, behind a server that truly lacks capabilities --------------------

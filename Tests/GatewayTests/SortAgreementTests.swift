@@ -41,31 +41,9 @@ struct SortAgreementTests {
     /// it wrote, once Dovecot counts them all.
     static func writeCorpus(_ bed: TestBed, _ box: String, _ arguments: [String]) async throws -> Int {
         let user = bed.sortAgreementAccount.user
-        let output = try await TestBed.offCooperativeThreads {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = [
-                "python3", repository.appendingPathComponent("integration/sort-corpus.py").path, "--mail-root", bed.mailRoot,
-                "--user", user, "--folder", box, "--conf", bed.dovecotConfig,
-            ] + arguments
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-        }
-        #expect(output.0 == 0, "sort-corpus.py \(arguments) failed")
-        let count = try #require(output.1.split(separator: "\n").last.flatMap { Int($0) })
-        // As TestBed.fill: Dovecot trusts an unchanged cur/ mtime within the second of its last scan.
-        let cur = URL(fileURLWithPath: bed.mailRoot).appendingPathComponent(user).appendingPathComponent("Maildir")
-            .appendingPathComponent(box).appendingPathComponent("cur").path
-        for _ in 0..<20 {
-            if try await bed.status(box, "messages", user: user)["messages"] == String(count) { return count }
-            try await Task.sleep(for: .milliseconds(1100))
-            try FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: cur)
-        }
-        Issue.record("Dovecot does not count \(count) messages in \(box)")
+        let output = try await bed.writeMaildir("sort-corpus.py", box, user: user, arguments)
+        let count = try #require(output.split(separator: "\n").last.flatMap { Int($0) })
+        try await bed.waitUntilCounted(box, count, user: user)
         return count
     }
 

@@ -44,33 +44,10 @@ struct ThreadAgreementTests {
     /// messages it wrote, once Dovecot counts them all.
     static func writeCorpus(_ bed: TestBed, _ box: String, _ arguments: [String]) async throws -> Int {
         let user = bed.threadAgreementAccount.user
-        let output = try await TestBed.offCooperativeThreads {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = [
-                "python3", repository.appendingPathComponent("integration/thread-corpus.py").path,
-                "--mail-root", bed.mailRoot, "--user", user, "--folder", box, "--conf", bed.dovecotConfig,
-            ] + arguments
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else {
-                throw CorpusError(description: "thread-corpus.py \(arguments.joined(separator: " ")) failed")
-            }
-            return String(decoding: data, as: UTF8.self)
-        }
+        let output = try await bed.writeMaildir("thread-corpus.py", box, user: user, arguments)
         let count = try #require(output.split(separator: "\n").last.flatMap { Int($0) })
-        // As TestBed.fill: Dovecot trusts an unchanged cur/ mtime within the second of its last scan.
-        let cur = URL(fileURLWithPath: bed.mailRoot).appendingPathComponent(user).appendingPathComponent("Maildir")
-            .appendingPathComponent(box).appendingPathComponent("cur").path
-        for _ in 0..<20 {
-            if try await bed.status(box, "messages", user: user)["messages"] == String(count) { return count }
-            try await Task.sleep(for: .milliseconds(1100))
-            try FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: cur)
-        }
-        throw CorpusError(description: "Dovecot does not count \(count) messages in \(box)")
+        try await bed.waitUntilCounted(box, count, user: user)
+        return count
     }
 
     /// Fetches what threading needs, threads it, and compares with Dovecot's own answer.
@@ -140,8 +117,4 @@ private func firstDifference(
         }
     }
     return nil
-}
-
-struct CorpusError: Error, CustomStringConvertible {
-    var description: String
 }

@@ -232,10 +232,37 @@ public struct TestBed: Sendable {
 
     /// Writes `count` messages straight into a Maildir folder (integration/maildir-fill.py).
     public func fill(_ mailbox: String, count: Int, user: String? = nil) async throws {
-        try await TestBed.offCooperativeThreads { try runFill(mailbox, count: count, user: user) }
-        // Dovecot may not see files renamed into cur/ within the same second as a scan it made
-        // meanwhile (another test listing folders): it trusts the directory's unchanged mtime.
-        // Bump the mtime past that second until its index counts every message.
+        _ = try await writeMaildir("maildir-fill.py", mailbox, user: user, ["--count", String(count)])
+        try await waitUntilCounted(mailbox, count, user: user)
+    }
+
+    /// Runs a Maildir writer of `integration/` (`maildir-fill.py`, a corpus script) for `mailbox`
+    /// of `user` off the cooperative threads; returns what it printed.
+    public func writeMaildir(_ script: String, _ mailbox: String, user: String? = nil, _ arguments: [String]) async throws -> String {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("integration").appendingPathComponent(script).path
+        let user = user ?? users[0].name
+        let (status, output) = try await TestBed.offCooperativeThreads {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = [
+                "python3", path, "--mail-root", mailRoot, "--user", user, "--folder", mailbox, "--conf", dovecotConfig,
+            ] + arguments
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        }
+        guard status == 0 else { throw DoveadmError(arguments: [script] + arguments, message: "failed") }
+        return output
+    }
+
+    /// Waits until Dovecot counts `count` messages in `mailbox`. Dovecot may not see files renamed
+    /// into cur/ within the same second as a scan it made meanwhile (another test listing folders):
+    /// it trusts the directory's unchanged mtime, so the mtime is bumped past that second.
+    public func waitUntilCounted(_ mailbox: String, _ count: Int, user: String? = nil) async throws {
         let cur = URL(fileURLWithPath: mailRoot).appendingPathComponent(user ?? users[0].name)
             .appendingPathComponent("Maildir").appendingPathComponent(mailbox).appendingPathComponent("cur").path
         for _ in 0..<20 {
@@ -243,24 +270,8 @@ public struct TestBed: Sendable {
             try await Task.sleep(for: .milliseconds(1100))
             try FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: cur)
         }
-        throw DoveadmError(arguments: ["maildir-fill"], message: "Dovecot does not count \(count) messages in \(mailbox)")
+        throw DoveadmError(arguments: ["maildir"], message: "Dovecot does not count \(count) messages in \(mailbox)")
     }
-
-    private func runFill(_ mailbox: String, count: Int, user: String?) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("integration/maildir-fill.py").path
-        process.arguments = [
-            "python3", script, "--mail-root", mailRoot, "--user", user ?? users[0].name, "--folder", mailbox,
-            "--count", String(count), "--conf", dovecotConfig,
-        ]
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw DoveadmError(arguments: ["maildir-fill"], message: "failed") }
-    }
-
 
     // MARK: Messages
 

@@ -177,7 +177,15 @@ public struct MailOrdering: Sendable {
         let previous = try await cache.sortKeySyncState(account: account, folderId: folder.id)
         let reset = previous?.uidValidity != validity || previous?.version != SortKeys.version
         var keys = reset ? [:] : try await cache.sortKeys(account: account, folderId: folder.id)
-        let existing = try await session.uidSearch(.all)
+        // The server's answer is cut to the UIDs it has handed out (below UIDNEXT), as in
+        // syncMetadata: a wrong `SEARCH` answer of `1:4294967295` must neither stall the sync nor
+        // put messages that do not exist into a listing.
+        // UIDNEXT from STATUS: the SELECT answer's is stale once messages arrive in a selected mailbox.
+        let uidNext = try await session.status(folder.mailbox, [.uidNext]).uidNext
+        var existing = try await session.uidSearch(.all)
+        if let uidNext {
+            existing = uidNext > 1 ? existing.intersection(UIDSet(ranges: [1...(uidNext - 1)])) : UIDSet()
+        }
         let removed = keys.keys.filter { !existing.contains($0) }
         for uid in removed { keys[uid] = nil }
         let missing = existing.subtracting(UIDSet(keys.keys))

@@ -8,6 +8,8 @@
     integration/cyrus-admin.py status alice INBOX          # messages uidnext uidvalidity highestmodseq ...
     integration/cyrus-admin.py index alice INBOX           # the same as fetch, from the index files (mbexamine)
     integration/cyrus-admin.py mboxlist                    # every mailbox of the server (ctl_mboxlist -d)
+    integration/cyrus-admin.py fill alice Big --count 10000 [--start 0] [--seen-every K] [--flagged-every K]
+                                                           # maildir-fill.py's messages, by MULTIAPPEND
 
 Settings come from the env file cyrus-start.sh writes (--env, default
 $CYRUS_TEST_DIR/env or /tmp/mailbox-gateway-cyrus/env) or CYRUS_TEST_* variables.
@@ -29,6 +31,7 @@ import re
 import subprocess
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in the work tree
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from seed import imap_utf7_decode, imap_utf7_encode, parse_list_names, quote  # noqa: E402
@@ -268,6 +271,68 @@ def cmd_index(bed, user, mailbox):
         print("%d\t%s\t%s" % (uid, flags, mid))
 
 
+def load_fill_module():
+    """maildir-fill.py's deterministic messages (its name has a dash: loaded by path)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("maildir_fill", os.path.join(HERE, "maildir-fill.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def append_date(ts):
+    """RFC 3501 date-time of an APPEND (the message's INTERNALDATE)."""
+    import time
+    t = time.gmtime(ts)
+    return '"%02d-%s-%04d %02d:%02d:%02d +0000"' % (
+        t.tm_mday, ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][t.tm_mon - 1],
+        t.tm_year, t.tm_hour, t.tm_min, t.tm_sec)
+
+
+def cmd_fill(bed, user, mailbox, count, start, seen_every, flagged_every, batch=500):
+    """The messages maildir-fill.py writes into a Dovecot Maildir (same bytes with CRLF line ends, same
+    INTERNALDATE, same flags), appended as the user in MULTIAPPEND commands of `batch` messages with
+    LITERAL+ (Cyrus has no Maildir to write into). UIDs follow the message index. Creates the mailbox
+    when missing; prints the mailbox's message count afterwards."""
+    import hashlib
+    import time
+    fill = load_fill_module()
+    t0 = time.monotonic()
+    tag = hashlib.sha1(("%s\0%s" % (user, mailbox)).encode()).hexdigest()[:10]
+    conn = bed.connect(as_user=user)
+    wire = quote(imap_utf7_encode(mailbox))
+    typ, data = conn.create(wire)
+    if typ != "OK" and b"exists" not in b" ".join(d for d in data if d).lower():
+        check(typ, data, "CREATE " + mailbox)
+    for first in range(start, start + count, batch):
+        command = bytearray()
+        command_tag = conn._new_tag()
+        command += command_tag + b" APPEND " + wire.encode()
+        for i in range(first, min(first + batch, start + count)):
+            data = fill.message(i, tag, mailbox).replace(b"\n", b"\r\n")
+            flags = []
+            if flagged_every and i % flagged_every == 0:
+                flags.append("\\Flagged")
+            if seen_every and i % seen_every == 0:
+                flags.append("\\Seen")
+            command += (" (%s) %s {%d+}\r\n" % (" ".join(flags), append_date(fill.msg_date(i)), len(data))).encode()
+            command += data
+        conn.send(bytes(command) + b"\r\n")
+        while True:
+            line = conn.readline()
+            if not line:
+                raise SystemExit("fill: connection closed during APPEND")
+            if line.startswith(command_tag + b" "):
+                if not line[len(command_tag) + 1:].upper().startswith(b"OK"):
+                    raise SystemExit("fill: APPEND failed: %r" % line)
+                break
+    typ, data = conn.status(wire, "(MESSAGES)")
+    text = check(typ, data, "STATUS")[0].decode(errors="replace")
+    conn.logout()
+    print("cyrus-admin fill: %s/%s: %d appended in %.2fs, folder now has %s"
+          % (user, mailbox, count, time.monotonic() - t0, text[text.rindex("(") + 1:text.rindex(")")]))
+
+
 def cmd_mboxlist(bed):
     print(bed.tool("ctl_mboxlist", "-d"), end="")
 
@@ -283,6 +348,9 @@ def main():
     s = sub.add_parser("search"); s.add_argument("user"); s.add_argument("mailbox"); s.add_argument("criteria", nargs="*")
     s = sub.add_parser("status"); s.add_argument("user"); s.add_argument("mailbox"); s.add_argument("items", nargs="*")
     sub.add_parser("mboxlist")
+    s = sub.add_parser("fill"); s.add_argument("user"); s.add_argument("mailbox")
+    s.add_argument("--count", type=int, required=True); s.add_argument("--start", type=int, default=0)
+    s.add_argument("--seen-every", type=int, default=0); s.add_argument("--flagged-every", type=int, default=0)
     args = p.parse_args()
     bed = Bed(load_env(args.env))
     if args.cmd == "provision":
@@ -299,6 +367,8 @@ def main():
         cmd_index(bed, args.user, args.mailbox)
     elif args.cmd == "mboxlist":
         cmd_mboxlist(bed)
+    elif args.cmd == "fill":
+        cmd_fill(bed, args.user, args.mailbox, args.count, args.start, args.seen_every, args.flagged_every)
 
 
 if __name__ == "__main__":

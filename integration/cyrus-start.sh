@@ -41,7 +41,7 @@ TOOLS=/usr/lib/cyrus/bin
 CYRUS_USER=cyrus
 CYRUS_GROUP=mail
 REALM=localhost          # imapd.conf `servername`: the SASL realm of the sasldb entries
-USERS="alice bob carol dave eve frank gina hana ivan judy kate leo mona"
+USERS="alice bob carol dave eve frank gina hana ivan judy kate leo mona omar nina"
 ADMIN_USER=admin ADMIN_PASS=admin-secret
 MASTER_USER=gateway-master MASTER_PASS=master-secret
 T0=$SECONDS
@@ -77,11 +77,12 @@ if [ ! -x /usr/sbin/cyrmaster ] || [ ! -x "$TOOLS/ctl_cyrusdb" ] || ! command -v
   fi
   say "installing cyrus-common $extra"
   apt_install cyrus-common db-util $extra || die "apt-get install cyrus-common failed"
-  # The package's own service must not run: it would use /etc/cyrus.conf (ports 143, 4190, ...).
-  # Debian images with policy-rc.d never start it; elsewhere the postinst may just have.
-  if [ -f /run/cyrus-master.pid ]; then
-    invoke-rc.d cyrus-imapd stop >/dev/null 2>&1 || service cyrus-imapd stop >/dev/null 2>&1 || true
-  fi
+fi
+# The package's own service must not run: it would use /etc/cyrus.conf (ports 143, 4190, ...).
+# Debian images with policy-rc.d never start it; elsewhere the postinst (here, or of .ci/run's
+# install) may have.
+if [ -f /run/cyrus-master.pid ]; then
+  invoke-rc.d cyrus-imapd stop >/dev/null 2>&1 || service cyrus-imapd stop >/dev/null 2>&1 || true
 fi
 version() { dpkg-query -W -f='${Version}' cyrus-common 2>/dev/null; }
 VERSION="$(version)" || die "cyrus-common is not installed"

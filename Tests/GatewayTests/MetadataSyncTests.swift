@@ -10,7 +10,7 @@ import Testing
 
 /// The first listing of a folder by a flag field fetches its metadata in pieces of
 /// `listing.metadataFetchBatch` UIDs (here 500), each saved as it arrives (issue 13, finding 6):
-/// the listing must still see every piece. Flags set by doveadm, spread over all pieces, come first.
+/// the listing must still see every piece. Flags set on a direct connection, spread over all pieces, come first.
 @Suite(.enabled(if: TestBed.isEnabled, "needs the Dovecot test bed (integration/run-tests.sh)"))
 struct MetadataSyncTests {
     @Test func aFolderLargerThanOneFetchIsListedWhole() async throws {
@@ -23,8 +23,10 @@ struct MetadataSyncTests {
             #expect(uids.count == count)
             // One flagged message in every 100: spread over the three fetch pieces.
             let flagged = stride(from: 99, to: uids.count, by: 100).map { uids[$0] }
-            _ = try gw.bed.doveadm(
-                ["flags", "add", "-u", account.user, "\\Flagged", "mailbox", box, "uid", flagged.map(String.init).joined(separator: ",")])
+            let setup = try await gw.bed.connect(account)
+            _ = try await setup.select(MailboxName(box))
+            _ = try await setup.uidStore(UIDSet(flagged), .add, flags: [.flagged])
+            await setup.logout()
             let folders = try await gw.folderIDs(account)
             let reply = try await gw.request(
                 .get, "/api/v1/mails?folderId=\(folders[box]!)&sort=isFlagged&dir=DESC&limit=\(flagged.count + 1)", auth: account)

@@ -12,7 +12,9 @@ import Testing
 /// ENVELOPE (subject, date), the Message-ID, References and In-Reply-To header fields, and
 /// INTERNALDATE. Dovecot's answer goes through `ReferencesThreading.capped`, the shape ours
 /// takes for threads deeper than the client's THREAD depth cap (the corpus has a 1,200-reply chain).
-@Suite(.enabled(if: TestBed.isEnabled, "needs the Dovecot test bed (integration/run-tests.sh)"))
+@Suite(
+    .enabled(if: TestBed.isEnabled, "needs the Dovecot test bed (integration/run-tests.sh)"),
+    .disabled(if: TestBed.isCyrus, "agreement with Dovecot's own THREAD, on a corpus written into a Dovecot Maildir"))
 struct ThreadAgreementTests {
     @Test func generatedCorpusThreadsAsDovecotDoes() async throws {
         let bed = try TestBed.require()

@@ -4,9 +4,17 @@ import IMAPCore
 import Logging
 import NIOSSL
 
-/// The local Dovecot started by `integration/dovecot-start.sh`, read from its env file, plus
-/// `doveadm` for an independent look at mailboxes (never through the client under test).
+/// The local IMAP server of the test bed, read from its env file, plus an independent look at
+/// mailboxes (never through the client under test): the Dovecot of `integration/dovecot-start.sh`
+/// looked at with `doveadm`, or — with `IMAP_TEST_SERVER=cyrus` — the Cyrus IMAP 3.6 of
+/// `integration/cyrus-start.sh` looked at with `integration/cyrus-admin.py` (integration/CYRUS.md).
 public struct TestBed: Sendable {
+    /// Which server the bed runs.
+    public enum ServerKind: String, Sendable {
+        case dovecot, cyrus
+    }
+
+    public let kind: ServerKind
     public let host: String
     public let port: Int
     public let tlsPort: Int
@@ -16,6 +24,10 @@ public struct TestBed: Sendable {
     public let users: [(name: String, password: String)]
     public let masterUser: String
     public let masterPassword: String
+    /// The Cyrus bed's env file (empty for Dovecot): what `cyrus-admin.py` is given.
+    public let cyrusEnvFile: String
+    /// The Cyrus bed's state directory (empty for Dovecot): its sasldb is `lib/sasldb2` there.
+    public let cyrusStateDir: String
 
     /// The test bed, when its env file or environment variables are present.
     public static let current: TestBed? = load()
@@ -31,19 +43,30 @@ public struct TestBed: Sendable {
 
     public struct TestBedMissing: Error, CustomStringConvertible {
         public var description: String {
-            "Dovecot test bed not found: run integration/dovecot-start.sh (or integration/run-tests.sh)"
+            ProcessInfo.processInfo.environment["IMAP_TEST_SERVER"] == "cyrus"
+                ? "Cyrus test bed not found: run integration/cyrus-start.sh (or integration/run-tests.sh)"
+                : "Dovecot test bed not found: run integration/dovecot-start.sh (or integration/run-tests.sh)"
         }
+    }
+
+    /// The test bed is a Cyrus one: for suites that need Dovecot's store (Maildir writers, doveadm).
+    public static var isCyrus: Bool { current?.kind == .cyrus }
+
+    /// Reads `export KEY=value` lines of an env file the start scripts write into `env`.
+    private static func read(envFile path: String, into env: inout [String: String]) -> Bool {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return false }
+        for line in text.split(separator: "\n") where line.hasPrefix("export ") {
+            let pair = line.dropFirst("export ".count).split(separator: "=", maxSplits: 1)
+            if pair.count == 2 { env[String(pair[0])] = String(pair[1]) }
+        }
+        return true
     }
 
     private static func load() -> TestBed? {
         var env = ProcessInfo.processInfo.environment
+        if env["IMAP_TEST_SERVER"] == "cyrus" { return loadCyrus(env) }
         if env["IMAP_TEST_PORT"] == nil {
-            let path = env["IMAP_TEST_ENV_FILE"] ?? "/tmp/mailbox-gateway-dovecot/env"
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
-            for line in text.split(separator: "\n") where line.hasPrefix("export ") {
-                let pair = line.dropFirst("export ".count).split(separator: "=", maxSplits: 1)
-                if pair.count == 2 { env[String(pair[0])] = String(pair[1]) }
-            }
+            guard read(envFile: env["IMAP_TEST_ENV_FILE"] ?? "/tmp/mailbox-gateway-dovecot/env", into: &env) else { return nil }
         }
         guard let port = env["IMAP_TEST_PORT"].flatMap(Int.init), let tlsPort = env["IMAP_TEST_TLS_PORT"].flatMap(Int.init),
             let conf = env["IMAP_TEST_DOVECOT_CONF"], FileManager.default.fileExists(atPath: conf)
@@ -56,19 +79,44 @@ public struct TestBed: Sendable {
         // IMAP_TEST_REFUSE=MOVE …: `port`, and so `server()` (what the gateway is given), is a proxy
         // that truly lacks those capabilities (RefusingProxy.swift); doveadm and `connect()` still
         // reach Dovecot directly.
-        var servedPort = port
-        if !RefusingProxy.environmentRefusals.isEmpty {
-            do {
-                servedPort = try RefusingProxy.shared(targetPort: port).port
-            } catch {
-                FileHandle.standardError.write(Data("IMAP_TEST_REFUSE: the refusing proxy did not start: \(error)\n".utf8))
-                return nil
-            }
-        }
+        guard let servedPort = servedPort(port) else { return nil }
         return TestBed(
-            host: env["IMAP_TEST_HOST"] ?? "127.0.0.1", port: servedPort, tlsPort: tlsPort, caFile: env["IMAP_TEST_CA_FILE"] ?? "",
-            dovecotConfig: conf, mailRoot: env["IMAP_TEST_MAIL_ROOT"] ?? "", users: users,
-            masterUser: env["IMAP_TEST_MASTER_USER"] ?? "", masterPassword: env["IMAP_TEST_MASTER_PASS"] ?? "")
+            kind: .dovecot, host: env["IMAP_TEST_HOST"] ?? "127.0.0.1", port: servedPort, tlsPort: tlsPort,
+            caFile: env["IMAP_TEST_CA_FILE"] ?? "", dovecotConfig: conf, mailRoot: env["IMAP_TEST_MAIL_ROOT"] ?? "", users: users,
+            masterUser: env["IMAP_TEST_MASTER_USER"] ?? "", masterPassword: env["IMAP_TEST_MASTER_PASS"] ?? "",
+            cyrusEnvFile: "", cyrusStateDir: "")
+    }
+
+    /// The Cyrus bed: `CYRUS_TEST_ENV_FILE`, else `$CYRUS_TEST_DIR/env`, else /tmp/mailbox-gateway-cyrus/env.
+    private static func loadCyrus(_ environment: [String: String]) -> TestBed? {
+        var env = environment
+        let file = env["CYRUS_TEST_ENV_FILE"] ?? ((env["CYRUS_TEST_DIR"] ?? "/tmp/mailbox-gateway-cyrus") + "/env")
+        guard read(envFile: file, into: &env), let port = env["CYRUS_TEST_PORT"].flatMap(Int.init),
+            let tlsPort = env["CYRUS_TEST_TLS_PORT"].flatMap(Int.init), let state = env["CYRUS_TEST_STATE_DIR"]
+        else { return nil }
+        var users: [(String, String)] = []
+        for i in 1... {
+            guard let u = env["CYRUS_TEST_USER\(i)"], let p = env["CYRUS_TEST_PASS\(i)"] else { break }
+            users.append((u, p))
+        }
+        guard let servedPort = servedPort(port) else { return nil }
+        return TestBed(
+            kind: .cyrus, host: env["CYRUS_TEST_HOST"] ?? "127.0.0.1", port: servedPort, tlsPort: tlsPort,
+            caFile: env["CYRUS_TEST_CA_FILE"] ?? "", dovecotConfig: "", mailRoot: "", users: users,
+            masterUser: env["CYRUS_TEST_MASTER_USER"] ?? "", masterPassword: env["CYRUS_TEST_MASTER_PASS"] ?? "",
+            cyrusEnvFile: file, cyrusStateDir: state)
+    }
+
+    /// `port`, or with `IMAP_TEST_REFUSE=MOVE …` the port of a proxy in front of it that truly lacks
+    /// those capabilities (RefusingProxy.swift); nil when that proxy does not start.
+    private static func servedPort(_ port: Int) -> Int? {
+        guard !RefusingProxy.environmentRefusals.isEmpty else { return port }
+        do {
+            return try RefusingProxy.shared(targetPort: port).port
+        } catch {
+            FileHandle.standardError.write(Data("IMAP_TEST_REFUSE: the refusing proxy did not start: \(error)\n".utf8))
+            return nil
+        }
     }
 
     public var alice: IMAPCredentials { IMAPCredentials(user: users[0].name, password: users[0].password) }
@@ -142,6 +190,7 @@ public struct TestBed: Sendable {
     /// Runs doveadm against the test bed's config; returns stdout. It blocks the calling thread:
     /// for quick commands (and `defer`); the looks below run it off Swift's cooperative threads.
     public func doveadm(_ arguments: [String]) throws -> String {
+        guard kind == .dovecot else { throw DoveadmError(arguments: arguments, message: "not a Dovecot test bed") }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/doveadm")
         process.arguments = ["-c", dovecotConfig] + arguments
@@ -159,10 +208,51 @@ public struct TestBed: Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// Changes a user's password in the test bed's passwd-file and waits until Dovecot accepts it on
-    /// a direct IMAP login. Dovecot re-reads the file when its mtime changes, in whole seconds, so the
-    /// mtime is moved forward past any second already seen.
+    /// Runs `integration/cyrus-admin.py` against the Cyrus bed off the cooperative threads; returns stdout.
+    public func cyrusAdmin(_ arguments: [String]) async throws -> String {
+        let script = Self.integrationDirectory.appendingPathComponent("cyrus-admin.py").path
+        return try await run(["/usr/bin/env", "python3", script, "--env", cyrusEnvFile] + arguments)
+    }
+
+    /// Runs a program off the cooperative threads; returns its stdout, or throws with its stderr.
+    private func run(_ command: [String], input: String? = nil) async throws -> String {
+        let (status, output, errors) = try await TestBed.offCooperativeThreads {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: command[0])
+            process.arguments = Array(command.dropFirst())
+            let output = Pipe()
+            let errors = Pipe()
+            process.standardOutput = output
+            process.standardError = errors
+            let stdin = Pipe()
+            if input != nil { process.standardInput = stdin }
+            try process.run()
+            if let input {
+                stdin.fileHandleForWriting.write(Data(input.utf8))
+                try stdin.fileHandleForWriting.close()
+            }
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            let errorData = errors.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: data, as: UTF8.self), String(decoding: errorData, as: UTF8.self))
+        }
+        guard status == 0 else { throw DoveadmError(arguments: command, message: errors) }
+        return output
+    }
+
+    static let integrationDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("integration")
+
+    /// Changes a user's password and waits until the server accepts it on a direct IMAP login.
+    /// Dovecot: its passwd-file, re-read when the mtime changes, in whole seconds, so the mtime is
+    /// moved forward past any second already seen. Cyrus: the user's key in the bed's sasldb.
     public func setPassword(user: String, to password: String) async throws {
+        if kind == .cyrus {
+            _ = try await run(
+                ["/usr/bin/db_load", "-T", "-t", "hash", cyrusStateDir + "/lib/sasldb2"],
+                input: "\(user)\\00localhost\\00userPassword\n\(password)\n")
+            return try await waitForLogin(user: user, password: password)
+        }
         let path = URL(fileURLWithPath: dovecotConfig).deletingLastPathComponent().appendingPathComponent("auth/users").path
         let text = try String(contentsOfFile: path, encoding: .utf8)
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
@@ -173,6 +263,10 @@ public struct TestBed: Sendable {
         try lines.joined(separator: "\n").write(toFile: path, atomically: false, encoding: .utf8)
         let next = max(previous, Date()).addingTimeInterval(2)
         try FileManager.default.setAttributes([.modificationDate: next], ofItemAtPath: path)
+        try await waitForLogin(user: user, password: password)
+    }
+
+    private func waitForLogin(user: String, password: String) async throws {
         let deadline = ContinuousClock.now + .seconds(15)
         while true {
             do {
@@ -199,9 +293,13 @@ public struct TestBed: Sendable {
         public var messageID: String
     }
 
-    /// Every message of `mailbox` for `user`, by UID, as doveadm reads it from the mail store.
+    /// Every message of `mailbox` for `user`, by UID, as doveadm reads it from the mail store (on
+    /// Cyrus: `cyrus-admin.py fetch`, the same rows by an admin session authorised as the user).
     public func look(_ mailbox: String, user: String? = nil) async throws -> [UInt32: Seen] {
-        let text = try await TestBed.offCooperativeThreads { try doveadm(["-f", "tab", "fetch", "-u", user ?? users[0].name, "uid flags hdr.message-id", "mailbox", mailbox, "ALL"]) }
+        let user = user ?? users[0].name
+        let text = kind == .cyrus
+            ? try await cyrusAdmin(["fetch", user, mailbox])
+            : try await TestBed.offCooperativeThreads { try doveadm(["-f", "tab", "fetch", "-u", user, "uid flags hdr.message-id", "mailbox", mailbox, "ALL"]) }
         var out: [UInt32: Seen] = [:]
         for line in text.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
@@ -212,17 +310,21 @@ public struct TestBed: Sendable {
         return out
     }
 
-    /// UIDs in `mailbox` matching a doveadm search query (e.g. `["FLAGGED"]`).
+    /// UIDs in `mailbox` matching a doveadm search query (e.g. `["FLAGGED"]`; on Cyrus an IMAP SEARCH).
     public func search(_ mailbox: String, _ query: [String] = ["ALL"], user: String? = nil) async throws -> UIDSet {
-        let text = try await TestBed.offCooperativeThreads { try doveadm(["search", "-u", user ?? users[0].name, "mailbox", mailbox] + query) }
+        let user = user ?? users[0].name
+        let text = kind == .cyrus
+            ? try await cyrusAdmin(["search", user, mailbox] + query)
+            : try await TestBed.offCooperativeThreads { try doveadm(["search", "-u", user, "mailbox", mailbox] + query) }
         return UIDSet(text.split(separator: "\n").compactMap { $0.split(separator: " ").last.flatMap { UInt32($0) } })
     }
 
-    /// `doveadm mailbox status` fields for a mailbox.
+    /// `doveadm mailbox status` fields for a mailbox (on Cyrus: the same STATUS items, as the user).
     public func status(_ mailbox: String, _ fields: String, user: String? = nil) async throws -> [String: String] {
-        let text = try await TestBed.offCooperativeThreads {
-            try doveadm(["-f", "tab", "mailbox", "status", "-u", user ?? users[0].name, fields, mailbox])
-        }
+        let user = user ?? users[0].name
+        let text = kind == .cyrus
+            ? try await cyrusAdmin(["status", user, mailbox] + fields.split(separator: " ").map(String.init))
+            : try await TestBed.offCooperativeThreads { try doveadm(["-f", "tab", "mailbox", "status", "-u", user, fields, mailbox]) }
         let lines = text.split(separator: "\n")
         guard lines.count >= 2 else { return [:] }
         let keys = lines[0].split(separator: "\t").map(String.init)
@@ -230,8 +332,13 @@ public struct TestBed: Sendable {
         return Dictionary(uniqueKeysWithValues: zip(keys, values))
     }
 
-    /// Writes `count` messages straight into a Maildir folder (integration/maildir-fill.py).
+    /// Writes `count` messages straight into a Maildir folder (integration/maildir-fill.py); on Cyrus
+    /// the same messages by MULTIAPPEND (`cyrus-admin.py fill`).
     public func fill(_ mailbox: String, count: Int, user: String? = nil) async throws {
+        if kind == .cyrus {
+            _ = try await cyrusAdmin(["fill", user ?? users[0].name, mailbox, "--count", String(count)])
+            return
+        }
         _ = try await writeMaildir("maildir-fill.py", mailbox, user: user, ["--count", String(count)])
         try await waitUntilCounted(mailbox, count, user: user)
     }
@@ -239,8 +346,8 @@ public struct TestBed: Sendable {
     /// Runs a Maildir writer of `integration/` (`maildir-fill.py`, a corpus script) for `mailbox`
     /// of `user` off the cooperative threads; returns what it printed.
     public func writeMaildir(_ script: String, _ mailbox: String, user: String? = nil, _ arguments: [String]) async throws -> String {
-        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("integration").appendingPathComponent(script).path
+        guard kind == .dovecot else { throw DoveadmError(arguments: [script], message: "not a Dovecot test bed (no Maildir)") }
+        let path = Self.integrationDirectory.appendingPathComponent(script).path
         let user = user ?? users[0].name
         let (status, output) = try await TestBed.offCooperativeThreads {
             let process = Process()

@@ -34,6 +34,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the work tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from maildir import make_dirs  # noqa: E402
 from seed import imap_utf7_encode  # noqa: E402
 
 FILE_TIME_BASE = 1_400_000_000          # maildir file-name timestamp of message 0 (sorts by i)
@@ -140,13 +141,7 @@ def main():
     chown = os.geteuid() == 0
 
     def mkdir(path):
-        if not os.path.isdir(path):
-            parent = os.path.dirname(path)
-            if not os.path.isdir(parent):
-                mkdir(parent)
-            os.mkdir(path, 0o700)
-            if chown:
-                os.chown(path, uid, gid)
+        make_dirs(path, uid, gid, chown)
 
     fdir = folder_dir(args.mail_root, args.user, args.folder)
     for sub in ("cur", "new", "tmp"):

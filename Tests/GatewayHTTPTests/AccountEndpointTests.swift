@@ -142,6 +142,46 @@ struct AccountEndpointTests {
         }
     }
 
+    /// A `\Noselect` level above a real folder (Dovecot makes one when a child of a not yet
+    /// materialised Trash is created) is listed with 0 items, so the child's `parentId` resolves;
+    /// a `\Noselect` mailbox with no listed child is not. Listing it, or naming it as a
+    /// destination, is a 422 that changes nothing.
+    @Test func aNoselectLevelAboveAFolderIsListedAndRefusedAsAFolderOfMail() async throws {
+        try await TestGateway.run(setUp: { server in
+            server.createMailbox("Level", for: alice, selectable: false)
+            server.createMailbox("Level/Leaf", for: alice)
+            server.createMailbox("Hidden", for: alice, selectable: false)
+            server.seed(alice, "INBOX", count: 2)
+        }) { gw in
+            let reply = try await gw.request(.get, "/api/v1/folders")
+            #expect(reply.status == .ok, "\(reply.text)")
+            let byName = Dictionary(reply.items.map { ($0["name"] as? String ?? "?", $0) }, uniquingKeysWith: { a, _ in a })
+            #expect(byName["Hidden"] == nil)
+            let level = try #require(byName["Level"])
+            let levelId = try #require(level["id"] as? String)
+            #expect(level["totalItems"] as? Int == 0)
+            #expect(byName["Leaf"]?["parentId"] as? String == levelId)
+            let ids = Set(reply.items.compactMap { $0["id"] as? String })
+            for item in reply.items {
+                if let parent = item["parentId"] as? String { #expect(ids.contains(parent), "\(item)") }
+            }
+
+            let listing = try await gw.request(.get, "/api/v1/mails?folderId=\(levelId)")
+            #expect(listing.status == .unprocessableContent, "\(listing.text)")
+            #expect(listing.errorCode == "folderNotSelectable")
+            #expect(listing.errorField == "folderId")
+            let id = try await gw.harness.mailID("INBOX", uid: 1)
+            for path in ["/api/v1/batch/mails/copy", "/api/v1/batch/mails/move"] {
+                let batch = try await gw.request(.post, path, body: json(["ids": [id], "destinationFolderId": levelId]))
+                #expect(batch.status == .unprocessableContent, "\(path): \(batch.text)")
+                #expect(batch.errorCode == "folderNotSelectable")
+                #expect(batch.errorField == "destinationFolderId")
+            }
+            #expect(gw.harness.server.mailbox(alice, "INBOX")?.messages.count == 2)
+            #expect(gw.harness.server.mailbox(alice, "Level/Leaf")?.messages.isEmpty == true)
+        }
+    }
+
     // MARK: - Labels
 
     @Test func labelsCreateRenameDeleteWith409OnDuplicates() async throws {

@@ -46,9 +46,10 @@ struct BatchWork {
         let canMove = caps.contains(.move) || caps.contains(.uidPlus)
         switch operation {
         case .copy(let id), .move(let id):
-            guard let folder = directory.folder(id: id), folder.selectable else {
+            guard let folder = directory.folder(id: id) else {
                 throw GatewayError.notFound("folderNotFound", "no folder with id \(id)", field: "destinationFolderId")
             }
+            guard folder.selectable else { throw GatewayError.folderNotSelectable(folder, field: "destinationFolderId") }
             destination = folder
             if case .move = operation, !canMove {
                 throw GatewayError.upstreamUnsupported(

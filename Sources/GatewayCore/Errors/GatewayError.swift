@@ -83,6 +83,13 @@ public struct GatewayError: Error, Hashable, Sendable, CustomStringConvertible {
         GatewayError(.unprocessable, code: code, message: message, field: field)
     }
 
+    /// A folder that is only a level of the hierarchy (IMAP `\Noselect`): it holds no mail.
+    static func folderNotSelectable(_ folder: FolderInfo, field: String) -> GatewayError {
+        .unprocessable(
+            "folderNotSelectable", "folder \(folder.id) is a level of the hierarchy only (the IMAP server cannot open it)",
+            field: field)
+    }
+
     /// Too many failed logins for a user name or from an address (SPEC §3): try again later.
     public static func tooManyLoginFailures(retryAfterSeconds: Int) -> GatewayError {
         GatewayError(

@@ -11,13 +11,23 @@ public struct FolderService: Sendable {
         self.store = store
     }
 
-    /// The account's selectable folders, with STATUS MESSAGES, UNSEEN and SIZE where known.
+    /// The account's selectable folders, with STATUS MESSAGES, UNSEEN and SIZE where known, and
+    /// the non-selectable ones (IMAP `\Noselect`, a hierarchy level only) that are their ancestors,
+    /// so every `parentId` names a listed folder. Dovecot makes such a level, for example, when a
+    /// child of an auto-created Trash is created before Trash itself.
     public func folders(credentials: AccountCredentials) async throws -> [FolderInfo] {
         try await mailServer.withSession(credentials) { session in
             var items: [StatusItem] = [.messages, .unseen]
             if session.capabilities.contains(Capability("STATUS=SIZE")) { items.append(.size) }
             let directory = try await MailboxDirectory.load(session: session, store: store, account: credentials.user, status: items)
-            return directory.folders.filter(\.selectable)
+            var ancestors: Set<String> = []
+            for folder in directory.folders where folder.selectable {
+                var parent = folder.parentId
+                while let id = parent, ancestors.insert(id).inserted {
+                    parent = directory.folder(id: id)?.parentId
+                }
+            }
+            return directory.folders.filter { $0.selectable || ancestors.contains($0.id) }
         }
     }
 }

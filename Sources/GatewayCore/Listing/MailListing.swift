@@ -47,9 +47,10 @@ public struct MailListing: Sendable {
         let account = credentials.user
         return try await mailServer.withSession(credentials) { session in
             let directory = try await MailboxDirectory.load(session: session, store: folders, account: account)
-            guard let folder = directory.folder(id: folderId), folder.selectable else {
+            guard let folder = directory.folder(id: folderId) else {
                 throw GatewayError.notFound("folderNotFound", "no folder with id \(folderId)", field: "folderId")
             }
+            guard folder.selectable else { throw GatewayError.folderNotSelectable(folder, field: "folderId") }
             let (validity, uids) = try await ordering.uids(in: folder, order: order, account: account, session: session)
             let window = start < uids.count ? Array(uids[start..<min(uids.count, start + limit)]) : []
             guard !window.isEmpty else { return MailPage(totalItems: uids.count, order: order, items: []) }

@@ -23,7 +23,8 @@ public enum GatewayApp {
         let database = try GatewayDatabase(path: configuration.databasePath)
         let pool = IMAPConnectionPool(server: configuration.imap, configuration: configuration.pool, logger: logger)
         let ports = MailboxEngine.Ports(
-            mailServer: IMAPMailServer(pool: pool), folders: database, labels: database, listingCache: database, jobs: database,
+            mailServer: IMAPMailServer(pool: pool), folders: database, labels: database, listingCache: database, conversationCache: database,
+            jobs: database,
             sessions: InMemorySessionStore(limits: configuration.sessionLimits))
         let engine = MailboxEngine(ports: ports, configuration: configuration.engine, logger: logger)
         let router = GatewayAPI.buildRouter(engine: engine, configuration: configuration.api)

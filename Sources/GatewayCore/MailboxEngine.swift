@@ -10,17 +10,19 @@ public struct MailboxEngine: Sendable {
         public var folders: any FolderStore
         public var labels: any LabelStore
         public var listingCache: any ListingCache
+        public var conversationCache: any ConversationCache
         public var jobs: any JobStore
         public var sessions: any SessionStore
 
         public init(
             mailServer: any MailServer, folders: any FolderStore, labels: any LabelStore, listingCache: any ListingCache,
-            jobs: any JobStore, sessions: any SessionStore
+            conversationCache: any ConversationCache, jobs: any JobStore, sessions: any SessionStore
         ) {
             self.mailServer = mailServer
             self.folders = folders
             self.labels = labels
             self.listingCache = listingCache
+            self.conversationCache = conversationCache
             self.jobs = jobs
             self.sessions = sessions
         }
@@ -53,6 +55,7 @@ public struct MailboxEngine: Sendable {
     public let batches: MailBatchExecutor
     public let jobs: JobService
     public let listing: MailListing
+    public let conversations: ConversationListing
     public let folders: FolderService
     public let labels: LabelService
     public let authenticator: Authenticator
@@ -74,6 +77,8 @@ public struct MailboxEngine: Sendable {
             mailServer: ports.mailServer, folders: ports.folders, labels: ports.labels, ordering: ordering, jobs: jobs,
             configuration: configuration.batch, logger: logger)
         listing = MailListing(mailServer: ports.mailServer, folders: ports.folders, labels: ports.labels, ordering: ordering)
+        let index = ConversationIndex(cache: ports.conversationCache, ordering: ordering, fetchBatch: configuration.metadataFetchBatch)
+        conversations = ConversationListing(mailServer: ports.mailServer, folders: ports.folders, labels: ports.labels, index: index)
         folders = FolderService(mailServer: ports.mailServer, store: ports.folders)
         labels = LabelService(mailServer: ports.mailServer, folders: ports.folders, store: ports.labels, logger: logger)
         authenticator = Authenticator(

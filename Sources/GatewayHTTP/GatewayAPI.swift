@@ -40,6 +40,7 @@ public enum GatewayAPI {
         let api = router.group("api/v1").add(
             middleware: AuthMiddleware(configuration: configuration, sessions: engine.sessions, authenticator: engine.authenticator))
         MailController(listing: engine.listing, configuration: configuration).add(to: api)
+        ConversationController(listing: engine.conversations, configuration: configuration).add(to: api)
         BatchController(executor: engine.batches, jobs: engine.jobs, configuration: configuration).add(to: api)
         AccountController(folders: engine.folders, labels: engine.labels, sessions: engine.sessions, configuration: configuration)
             .add(to: api)

@@ -62,7 +62,7 @@ extension GatewayDatabase: FolderStore {
                     .filter(StoredFolder.Columns.account == account && chunk.contains(StoredFolder.Columns.id))
                     .deleteAll(db)
                 let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                for table in ["sortCache", "folderSync", "messageMeta", "sortKeys", "sortKeySync"] {
+                for table in ["sortCache", "folderSync", "messageMeta", "sortKeys", "sortKeySync", "threadHeaders", "threadHeaderSync"] {
                     try db.execute(
                         sql: "DELETE FROM \(table) WHERE account = ? AND folderId IN (\(marks))",
                         arguments: StatementArguments([account] + chunk))

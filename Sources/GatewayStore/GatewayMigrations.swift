@@ -152,6 +152,35 @@ enum GatewayMigrations {
             }
         }
 
+        // v6: the conversation index's per-message headers (sort keys, Message ID, references,
+        // reply flag), kept in step per folder like the sort keys, and the state they belong to.
+        migrator.registerMigration("v6-threadHeaders") { db in
+            try db.create(table: "threadHeaders", options: [.strict, .withoutRowID]) { t in
+                t.column("account", .text).notNull()
+                t.column("folderId", .text).notNull()
+                t.column("uid", .integer).notNull()
+                t.column("subject", .blob).notNull()
+                t.column("fromKey", .blob).notNull()
+                t.column("toKey", .blob).notNull()
+                t.column("sentDate", .integer).notNull()
+                t.column("size", .integer).notNull()
+                t.column("messageId", .blob)
+                // Each reference as a 4-byte little-endian length and its UTF-8 bytes.
+                t.column("refs", .blob).notNull()
+                t.column("isReply", .integer).notNull()
+                t.primaryKey(["account", "folderId", "uid"])
+            }
+            try db.create(table: "threadHeaderSync", options: .strict) { t in
+                t.column("account", .text).notNull()
+                t.column("folderId", .text).notNull()
+                t.column("uidValidity", .integer).notNull()
+                t.column("uidNext", .integer).notNull()
+                // GatewayCore's ThreadHeaders.version: rows of another version are read again.
+                t.column("version", .integer).notNull()
+                t.primaryKey(["account", "folderId"])
+            }
+        }
+
         // Add new migrations below this line; never edit the ones above.
 
         return migrator

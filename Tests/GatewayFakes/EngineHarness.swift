@@ -46,7 +46,9 @@ public struct EngineHarness: Sendable {
         self.sessions = sessions
         self.credentials = AccountCredentials(user: user, password: password)
         self.engine = MailboxEngine(
-            ports: .init(mailServer: server, folders: database, labels: database, listingCache: database, jobs: database, sessions: sessions),
+            ports: .init(
+                mailServer: server, folders: database, labels: database, listingCache: database, conversationCache: database,
+                jobs: database, sessions: sessions),
             configuration: configuration, logger: Self.logger)
     }
 

@@ -1,0 +1,198 @@
+import IMAPCore
+import Synchronization
+
+/// The account's conversations (SPEC §2), computed by the gateway from a per-folder header cache
+/// kept in step with the server, and threaded across folders by RFC 5256 REFERENCES
+/// (``ReferencesThreading``): THREAD is per mailbox on every server, conversations are not.
+///
+/// **Scopes.** Every selectable folder but Junk and Trash (and their children) is threaded
+/// together: the account's conversations. Trash with its children, and Junk with its children,
+/// are each threaded on their own, so that listing Trash shows the threads of what is in Trash
+/// without pulling deleted mail into the account's conversations; their IDs are derived within
+/// that scope and never equal a main conversation's.
+///
+/// **IDs.** A conversation's ID is a hash of its root's key: the first References entry of the
+/// root message (the thread's original root as its messages name it), else the root's Message
+/// ID. Under a missing root (a dummy), the oldest child stands for it, whose first reference is
+/// that same missing root. So the ID stays as replies arrive and as members move between folders
+/// of one scope. A message without a Message ID is a conversation of its own, keyed by its mail
+/// ID (it changes if that message moves).
+///
+/// **Keeping in step.** Per folder, only UIDs not yet known are fetched (`ENVELOPE INTERNALDATE
+/// RFC822.SIZE BODY.PEEK[HEADER.FIELDS (Message-ID References In-Reply-To)]`, in pieces), and
+/// expunged ones dropped; a folder whose UIDVALIDITY, UIDNEXT and message count are unchanged is
+/// not asked at all. Flags come from the listing's metadata cache (CONDSTORE where offered). The
+/// threads of an unchanged account are reused from memory.
+public struct ConversationIndex: Sendable {
+    let cache: any ConversationCache
+    let ordering: MailOrdering
+    let fetchBatch: Int
+    private let memo: Memo
+
+    public init(cache: any ConversationCache, ordering: MailOrdering, fetchBatch: Int = 5000) {
+        self.cache = cache
+        self.ordering = ordering
+        self.fetchBatch = max(1, fetchBatch)
+        memo = Memo()
+    }
+
+    /// The conversations of every scope of the account, as the server has them now.
+    public func load(directory: MailboxDirectory, account: String, session: any MailSession) async throws -> ConversationSet {
+        var members: [[ConversationMember]] = []
+        var scopes: [(tag: String, members: [ConversationMember])] = []
+        var tokens: [String] = []
+        for scope in Self.scopes(directory) {
+            var scopeMembers: [ConversationMember] = []
+            for folder in scope.folders {
+                let (validity, headers) = try await syncHeaders(folder: folder, account: account, session: session)
+                let meta = try await ordering.syncMetadata(folder: folder, account: account, session: session)
+                tokens.append("\(folder.id):\(validity):\(headers.count):\(headers.keys.max() ?? 0)")
+                for uid in headers.keys.sorted() {
+                    guard let header = headers[uid] else { continue }
+                    scopeMembers.append(
+                        ConversationMember(
+                            folderId: folder.id, role: folder.role, uidValidity: validity, uid: uid, headers: header, meta: meta[uid]))
+                }
+            }
+            tokens.append("|")
+            scopes.append((scope.tag, scopeMembers))
+            members.append(scopeMembers)
+        }
+        let token = tokens.joined(separator: ",")
+        // Threads depend on headers only: reused while no folder gained or lost a message.
+        let threads: [[[Int]]]
+        if let cached = memo.threads(account: account, token: token) {
+            threads = cached
+        } else {
+            threads = scopes.map { Self.thread($0.members) }
+            memo.store(account: account, token: token, threads: threads)
+        }
+        var conversations: [Conversation] = []
+        for (scopeIndex, scope) in scopes.enumerated() {
+            for thread in threads[scopeIndex] {
+                let threadMembers = thread.map { scope.members[$0] }
+                conversations.append(Conversation(id: Conversation.id(key: Self.rootKey(threadMembers[0]), scope: scope.tag), members: threadMembers))
+            }
+        }
+        return ConversationSet(conversations: conversations)
+    }
+
+    /// The folders threaded together: the main scope (tag ""), then Trash's and Junk's subtrees,
+    /// each tagged with its top folder's ID.
+    static func scopes(_ directory: MailboxDirectory) -> [(tag: String, folders: [FolderInfo])] {
+        let tops = directory.folders.filter { $0.role == .trash || $0.role == .junk }
+        func top(of folder: FolderInfo) -> FolderInfo? {
+            tops.first { top in
+                folder.id == top.id || (top.delimiter.map { folder.mailbox.name.hasPrefix(top.mailbox.name + String($0)) } ?? false)
+            }
+        }
+        var main: [FolderInfo] = []
+        var separate: [String: [FolderInfo]] = [:]
+        for folder in directory.folders where folder.selectable {
+            if let top = top(of: folder) { separate[top.id, default: []].append(folder) } else { main.append(folder) }
+        }
+        return [("", main)] + tops.compactMap { top in separate[top.id].map { (top.id, $0) } }
+    }
+
+    /// The threads of `members` as lists of their indices, in thread order; members without a
+    /// Message ID are threads of their own.
+    static func thread(_ members: [ConversationMember]) -> [[Int]] {
+        var inputs: [ReferencesThreading.Message] = []
+        var alone: [[Int]] = []
+        for (index, member) in members.enumerated() {
+            let headers = member.headers
+            guard headers.messageID != nil else {
+                alone.append([index])
+                continue
+            }
+            inputs.append(
+                ReferencesThreading.Message(
+                    uid: UInt32(index), messageID: headers.messageID, references: headers.references, baseSubject: headers.baseSubject,
+                    isReplyOrForward: headers.isReplyOrForward, sentDate: headers.keys.date, sequence: index))
+        }
+        // Deep threads flattened below this depth keep every member, in thread order.
+        let threads = ReferencesThreading.thread(inputs, maxDepth: 64).map { $0.allNumbers.map(Int.init) }
+        return threads.filter { !$0.isEmpty } + alone
+    }
+
+    /// What a conversation's ID is derived from (see the type's documentation).
+    static func rootKey(_ root: ConversationMember) -> String {
+        if let first = root.headers.references.first { return first }
+        if let messageID = root.headers.messageID { return messageID }
+        return "\u{1}mail:" + root.mailID
+    }
+
+    /// Brings a folder's header cache up to date; returns its UIDVALIDITY and headers by UID.
+    func syncHeaders(folder: FolderInfo, account: String, session: any MailSession) async throws -> (UInt32, [UInt32: ThreadHeaders]) {
+        let previous = try await cache.threadHeaderSyncState(account: account, folderId: folder.id)
+        let status = try await session.status(folder.mailbox, [.uidValidity, .uidNext, .messages])
+        guard let validity = status.uidValidity else { throw GatewayError.upstreamRefused("STATUS lacked UIDVALIDITY") }
+        let reset = previous?.uidValidity != validity || previous?.version != ThreadHeaders.version
+        var headers = reset ? [:] : try await cache.threadHeaders(account: account, folderId: folder.id)
+        if !reset, let previous, previous.uidNext == status.uidNext, status.messages.map({ Int($0) == headers.count }) ?? false {
+            return (validity, headers)
+        }
+        try await session.select(folder.mailbox)
+        // Cut to the UIDs the server has handed out: a hostile SEARCH answer must not invent messages.
+        var existing = try await session.uidSearch(.all)
+        if let uidNext = status.uidNext {
+            existing = uidNext > 1 ? existing.intersection(UIDSet(ranges: [1...(uidNext - 1)])) : UIDSet()
+        }
+        let removed = headers.keys.filter { !existing.contains($0) }
+        for uid in removed { headers[uid] = nil }
+        let missing = existing.subtracting(UIDSet(headers.keys))
+        let state = SortKeySyncState(uidValidity: validity, uidNext: max(status.uidNext ?? 1, (existing.max ?? 0) + 1), version: ThreadHeaders.version)
+        let pieces = missing.split(maxCount: fetchBatch)
+        if pieces.isEmpty {
+            try await cache.applyThreadHeaderSync(
+                account: account, folderId: folder.id, reset: reset, removed: removed, added: [:], state: state)
+        }
+        for (index, piece) in pieces.enumerated() {
+            var added: [UInt32: ThreadHeaders] = [:]
+            for message in try await session.uidFetch(piece, ThreadHeaders.fetchItems) {
+                guard let uid = message.uid, piece.contains(uid) else { continue }
+                added[uid] = ThreadHeaders(message)
+            }
+            // A message the server did not describe is still a member: a conversation of its own.
+            for uid in piece.values where added[uid] == nil {
+                added[uid] = ThreadHeaders(keys: SortKeys(subject: [], from: [], to: [], date: 0, size: 0), messageID: nil, references: [], isReplyOrForward: false)
+            }
+            try await cache.applyThreadHeaderSync(
+                account: account, folderId: folder.id, reset: reset && index == 0, removed: index == 0 ? removed : [], added: added,
+                state: state)
+            headers.merge(added) { _, new in new }
+        }
+        return (validity, headers)
+    }
+
+    /// The last threads computed per account, with the header state they belong to.
+    final class Memo: Sendable {
+        private let entries = Mutex<[String: (token: String, threads: [[[Int]]])]>([:])
+
+        func threads(account: String, token: String) -> [[[Int]]]? {
+            entries.withLock { $0[account].flatMap { $0.token == token ? $0.threads : nil } }
+        }
+
+        func store(account: String, token: String, threads: [[[Int]]]) {
+            entries.withLock { $0[account] = (token, threads) }
+        }
+    }
+}
+
+/// Every conversation of an account at one moment.
+public struct ConversationSet: Sendable {
+    public let conversations: [Conversation]
+    private let byId: [String: Int]
+
+    public init(conversations: [Conversation]) {
+        self.conversations = conversations
+        byId = Dictionary(conversations.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    public func conversation(id: String) -> Conversation? { byId[id].map { conversations[$0] } }
+
+    /// The conversations with at least one member in the folder.
+    public func conversations(inFolder folderId: String) -> [Conversation] {
+        conversations.filter { $0.members.contains { $0.folderId == folderId } }
+    }
+}

@@ -1,0 +1,63 @@
+import IMAPCore
+
+/// What the conversation index keeps of one message: its RFC 5256 sort keys (the base subject
+/// among them, which threading needs too) and the message IDs that link it into a thread. Like
+/// sort keys, they never change for a message, so they are fetched once.
+public struct ThreadHeaders: Hashable, Sendable {
+    /// Base subject, first From and To mailbox, sent date and size (``SortKeys``).
+    public var keys: SortKeys
+    /// The message's own Message ID (without `<>`), or nil when it has none: such a message is a
+    /// conversation of its own.
+    public var messageID: String?
+    /// The References of RFC 5256 §3 step 1, oldest first (In-Reply-To's first ID when there are none).
+    public var references: [String]
+    /// Whether the subject was a reply or forward (`Re:`, `Fwd:`, …), for step 5 of threading.
+    public var isReplyOrForward: Bool
+
+    /// How headers are read: rows stored under another version are read again.
+    public static let version = 1
+    /// At most this many references are kept per message: what ``ReferencesThreading/Limits/dovecot`` uses.
+    public static let maxReferences = 1_001
+    /// What one FETCH asks for a message.
+    public static let fetchItems: [FetchItem] = [
+        .envelope, .internalDate, .rfc822Size, .headerFields(ReferencesThreading.headerFields),
+    ]
+
+    public init(keys: SortKeys, messageID: String?, references: [String], isReplyOrForward: Bool) {
+        self.keys = keys
+        self.messageID = messageID
+        self.references = references
+        self.isReplyOrForward = isReplyOrForward
+    }
+
+    /// From a message fetched with ``fetchItems``; a part the server left out reads as empty.
+    public init(_ message: FetchedMessage) {
+        let keys = SortKeys(message) ?? MailOrdering.fallbackKeys(message)
+        let section = message.sections.first { $0.key.hasPrefix("HEADER.FIELDS") }?.value ?? []
+        let fields = ReferencesThreading.firstFields(in: String(decoding: section, as: UTF8.self))
+        var references = fields["references"].map { ReferencesThreading.messageIDs(in: $0) } ?? []
+        if references.isEmpty, let first = fields["in-reply-to"].flatMap({ ReferencesThreading.firstMessageID(in: $0) }) {
+            references = [first]
+        }
+        self.init(
+            keys: keys, messageID: fields["message-id"].flatMap { ReferencesThreading.firstMessageID(in: $0) },
+            references: Array(references.prefix(Self.maxReferences)),
+            isReplyOrForward: message.envelope?.subject.map { BaseSubject.extractKey($0).isReplyOrForward } ?? false)
+    }
+
+    /// The base subject as threading compares it (RFC 5256 §2.1, case-mapped).
+    public var baseSubject: String { String(decoding: keys.subject, as: UTF8.self) }
+}
+
+/// The per-folder header cache behind conversations: kept in step with the server like the sort
+/// keys (new UIDs fetched, expunged ones dropped, everything again after a UIDVALIDITY change).
+public protocol ConversationCache: Sendable {
+    func threadHeaderSyncState(account: String, folderId: String) async throws -> SortKeySyncState?
+    /// The cached headers of a folder, by UID.
+    func threadHeaders(account: String, folderId: String) async throws -> [UInt32: ThreadHeaders]
+    /// One sync step in one transaction: drop `removed` (everything when `reset`), add `added`,
+    /// record `state` (its `version` is ``ThreadHeaders/version``).
+    func applyThreadHeaderSync(
+        account: String, folderId: String, reset: Bool, removed: [UInt32], added: [UInt32: ThreadHeaders], state: SortKeySyncState
+    ) async throws
+}

@@ -56,6 +56,7 @@ public struct MailboxEngine: Sendable {
     public let jobs: JobService
     public let listing: MailListing
     public let conversations: ConversationListing
+    public let conversationBatches: ConversationBatchExecutor
     public let folders: FolderService
     public let labels: LabelService
     public let authenticator: Authenticator
@@ -79,6 +80,7 @@ public struct MailboxEngine: Sendable {
         listing = MailListing(mailServer: ports.mailServer, folders: ports.folders, labels: ports.labels, ordering: ordering)
         let index = ConversationIndex(cache: ports.conversationCache, ordering: ordering, fetchBatch: configuration.metadataFetchBatch)
         conversations = ConversationListing(mailServer: ports.mailServer, folders: ports.folders, labels: ports.labels, index: index)
+        conversationBatches = ConversationBatchExecutor(mailServer: ports.mailServer, listing: conversations, executor: batches)
         folders = FolderService(mailServer: ports.mailServer, store: ports.folders)
         labels = LabelService(mailServer: ports.mailServer, folders: ports.folders, store: ports.labels, logger: logger)
         authenticator = Authenticator(

@@ -4,9 +4,11 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 
-/// `POST /api/v1/batch/mails/{copy,move,delete,update,labels/add,labels/remove}` (seed page).
+/// `POST /api/v1/batch/mails/{copy,move,delete,update,labels/add,labels/remove}` and
+/// `POST /api/v1/batch/conversations/{move,delete,update,labels/add,labels/remove}` (seed page).
 struct BatchController {
     let executor: MailBatchExecutor
+    let conversations: ConversationBatchExecutor
     let jobs: JobService
     let configuration: APIConfiguration
 
@@ -15,8 +17,10 @@ struct BatchController {
         struct Range: Decodable {
             var start: String
             var limit: Int
+            /// The folder of a conversation range (conversation endpoints only).
+            var sourceFolderId: String?
 
-            enum CodingKeys: String, CodingKey { case start, limit }
+            enum CodingKeys: String, CodingKey { case start, limit, sourceFolderId }
 
             /// `limit` is read as a JSON number and then checked to be a whole number that fits
             /// an `Int`: Foundation reports `1.5` or `1e30` for an `Int` as corrupt data without a
@@ -24,6 +28,9 @@ struct BatchController {
             init(from decoder: any Decoder) throws {
                 let container = try decoder.container(keyedBy: CodingKeys.self)
                 start = try container.decode(String.self, forKey: .start)
+                if container.contains(.sourceFolderId) {
+                    sourceFolderId = try container.decode(String.self, forKey: .sourceFolderId)
+                }
                 let notAnInteger = DecodingError.typeMismatch(
                     Int.self, .init(codingPath: container.codingPath + [CodingKeys.limit], debugDescription: "not an integer"))
                 guard let number = try? container.decode(Double.self, forKey: .limit) else {
@@ -92,12 +99,20 @@ struct BatchController {
         case copy, move, delete, update
         case addLabel = "labels/add"
         case removeLabel = "labels/remove"
+
+        /// The conversation endpoints: all but copy.
+        static let conversationEndpoints: [Endpoint] = [.move, .delete, .update, .addLabel, .removeLabel]
     }
 
     func add(to group: RouterGroup<GatewayRequestContext>) {
         for endpoint in Endpoint.allCases {
             group.post("batch/mails/\(endpoint.rawValue)") { request, context in
                 try await handle(endpoint, request: request, context: context)
+            }
+        }
+        for endpoint in Endpoint.conversationEndpoints {
+            group.post("batch/conversations/\(endpoint.rawValue)") { request, context in
+                try await handleConversations(endpoint, request: request, context: context)
             }
         }
         group.get("batch/jobs/:jobKey") { _, context in
@@ -115,9 +130,21 @@ struct BatchController {
         let credentials = try context.requireCredentials()
         let body: Body = try await JSONBody.decode(Body.self, from: request, limit: configuration.maxBodySize)
         let batch = try Self.validate(body, endpoint: endpoint, configuration: configuration)
-        switch try await executor.submit(batch, credentials: credentials) {
+        return Self.response(try await executor.submit(batch, credentials: credentials), includeNewIds: endpoint == .copy || endpoint == .move)
+    }
+
+    /// A conversation batch: the mail batch's body rules, ranges with `sourceFolderId`, conversation
+    /// IDs in `failedItems`, no `newIds`.
+    func handleConversations(_ endpoint: Endpoint, request: Request, context: GatewayRequestContext) async throws -> Response {
+        let credentials = try context.requireCredentials()
+        let body: Body = try await JSONBody.decode(Body.self, from: request, limit: configuration.maxBodySize)
+        let batch = try Self.validateConversations(body, endpoint: endpoint, configuration: configuration)
+        return Self.response(try await conversations.submit(batch, credentials: credentials), includeNewIds: false)
+    }
+
+    static func response(_ result: MailBatchExecutor.Result, includeNewIds: Bool) -> Response {
+        switch result {
         case .completed(let outcome):
-            let includeNewIds = endpoint == .copy || endpoint == .move
             return JSONResponse.make(
                 Reply(
                     batchOperationDetails: .init(failedItems: outcome.failedItems, newIds: includeNewIds ? outcome.newIds : nil),
@@ -129,6 +156,23 @@ struct BatchController {
                     status: job.state.rawValue, progress: job.progress),
                 status: .created)
         }
+    }
+
+    /// ``validate(_:endpoint:configuration:)`` for a conversation endpoint: the same rules, and
+    /// every range needs a `sourceFolderId`; an update follows the conversation rule.
+    static func validateConversations(_ body: Body, endpoint: Endpoint, configuration: APIConfiguration) throws -> ConversationBatchRequest {
+        let mail = try validate(body, endpoint: endpoint, configuration: configuration)
+        var ranges: [ConversationRange] = []
+        for (index, range) in (body.ranges ?? []).enumerated() {
+            guard let folder = range.sourceFolderId, !folder.isEmpty else {
+                throw GatewayError.badRequest(
+                    "invalidField", "a conversation range needs a \"sourceFolderId\"", field: "ranges[\(index)].sourceFolderId")
+            }
+            ranges.append(ConversationRange(start: range.start, limit: range.limit, sourceFolderId: folder))
+        }
+        var operation = mail.operation
+        if case .update(let isUnread, let isFlagged) = operation { operation = .conversationUpdate(isUnread: isUnread, isFlagged: isFlagged) }
+        return ConversationBatchRequest(operation: operation, ids: mail.ids, ranges: ranges, order: mail.order)
     }
 
     /// Schema rules beyond JSON types: SPEC §3 "Errors". Needs nothing but the limits, so it is

@@ -41,7 +41,8 @@ public enum GatewayAPI {
             middleware: AuthMiddleware(configuration: configuration, sessions: engine.sessions, authenticator: engine.authenticator))
         MailController(listing: engine.listing, configuration: configuration).add(to: api)
         ConversationController(listing: engine.conversations, configuration: configuration).add(to: api)
-        BatchController(executor: engine.batches, jobs: engine.jobs, configuration: configuration).add(to: api)
+        BatchController(executor: engine.batches, conversations: engine.conversationBatches, jobs: engine.jobs, configuration: configuration)
+            .add(to: api)
         AccountController(folders: engine.folders, labels: engine.labels, sessions: engine.sessions, configuration: configuration)
             .add(to: api)
         // After every route, so that it wraps only the not-found responder: 405 + Allow for known paths.

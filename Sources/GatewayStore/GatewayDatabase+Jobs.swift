@@ -21,21 +21,26 @@ extension GatewayDatabase: JobStore {
         return JobRecord(
             key: row["key"], account: row["account"], operation: operation, state: state,
             totalItems: row["totalItems"], doneItems: row["doneItems"], failedItems: strings(row["failedItems"]),
-            pendingItems: strings(row["pendingItems"]), createdAt: Date(timeIntervalSince1970: row["createdAt"]),
+            pendingItems: strings(row["pendingItems"]),
+            itemAliases: (try? JSONDecoder().decode([String: String].self, from: Data((row["itemAliases"] as String? ?? "{}").utf8))) ?? [:],
+            createdAt: Date(timeIntervalSince1970: row["createdAt"]),
             finishedAt: (row["finishedAt"] as Double?).map { Date(timeIntervalSince1970: $0) })
     }
 
     public func createJob(_ job: JobRecord) async throws {
         let operation = String(decoding: try JSONEncoder().encode(job.operation), as: UTF8.self)
+        let aliases = String(decoding: try JSONEncoder().encode(job.itemAliases), as: UTF8.self)
         try await writer.write { db in
             try db.execute(
                 sql: """
-                    INSERT INTO job (key, account, operation, status, totalItems, doneItems, failedItems, pendingItems, createdAt, finishedAt)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO job (key, account, operation, status, totalItems, doneItems, failedItems, pendingItems, createdAt,
+                                     finishedAt, itemAliases)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     job.key, job.account, operation, job.state.rawValue, job.totalItems, job.doneItems, Self.json(job.failedItems),
                     Self.json(job.pendingItems), job.createdAt.timeIntervalSince1970, job.finishedAt?.timeIntervalSince1970,
+                    aliases,
                 ])
         }
     }

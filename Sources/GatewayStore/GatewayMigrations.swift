@@ -181,6 +181,13 @@ enum GatewayMigrations {
             }
         }
 
+        // v7: a job's item aliases (mail ID → conversation ID for conversation batches), JSON.
+        migrator.registerMigration("v7-jobItemAliases") { db in
+            try db.alter(table: "job") { t in
+                t.add(column: "itemAliases", .text).notNull().defaults(to: "{}")
+            }
+        }
+
         // Add new migrations below this line; never edit the ones above.
 
         return migrator

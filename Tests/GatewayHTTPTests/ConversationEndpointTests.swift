@@ -153,4 +153,170 @@ struct ConversationEndpointTests {
             #expect(badSort.errorField == "sort")
         }
     }
+
+    // MARK: - Batches
+
+    /// Conversation IDs of INBOX's listing by date ascending: A (Plan), B (Lost root), C (Lunch), D (no id).
+    static func inboxIDs(_ gw: TestGateway) async throws -> [String] {
+        try await conversations(gw, "INBOX", "&sort=date&dir=ASC").items.compactMap { $0["id"] as? String }
+    }
+
+    static func conversationBatch(_ gw: TestGateway, _ endpoint: String, _ object: [String: Any]) async throws -> Reply {
+        try await gw.request(.post, "/api/v1/batch/conversations/\(endpoint)", body: json(object))
+    }
+
+    /// Message-IDs of a fake mailbox, and those with a flag.
+    static func ids(_ gw: TestGateway, _ mailbox: String, with flag: Flag? = nil) -> Set<String> {
+        Set(gw.messages(mailbox).filter { flag.map($0.has) ?? true }.compactMap(\.messageID))
+    }
+
+    @Test func moveSkipsSentAndDraftsAndTheDestination() async throws {
+        try await TestGateway.run(setUp: Self.seedThreads) { gw in
+            let ids = try await Self.inboxIDs(gw)
+            let reply = try await Self.conversationBatch(gw, "move", ["ids": [ids[0], ids[1]], "destinationFolderId": try await gw.folderId("Archive")])
+            #expect(reply.status == .ok, "\(reply.text)")
+            #expect(reply.failedItems == [])
+            #expect(reply.newIds == nil)
+            #expect(Self.ids(gw, "Archive") == ["<a1@x>", "<a3@x>", "<b2@x>", "<b3@x>"])
+            #expect(Self.ids(gw, "Sent") == ["<a2@x>"])
+            #expect(Self.ids(gw, "INBOX") == ["<c1@x>", "<c2@x>"])
+            #expect(gw.messages("INBOX").count == 3, "and the message without a Message-ID")
+            #expect(Self.ids(gw, "Trash") == ["<e1@x>"])
+            // Still the same conversations, now listed from Archive.
+            let archive = try await Self.conversations(gw, "Archive", "&sort=date&dir=ASC")
+            #expect(archive.items.compactMap { $0["id"] as? String } == [ids[0], ids[1]])
+        }
+    }
+
+    @Test func updateLeavesUnreadAloneInSentButFlagsEveryMember() async throws {
+        try await TestGateway.run(setUp: { server in
+            Self.seedThreads(server)
+            server.setFlags(alice, "Sent", uids: [1], remove: [.seen])
+        }) { gw in
+            let ids = try await Self.inboxIDs(gw)
+            let reply = try await Self.conversationBatch(gw, "update", ["ids": [ids[0]], "isUnread": false, "isFlagged": true])
+            #expect(reply.status == .ok, "\(reply.text)")
+            #expect(reply.failedItems == [])
+            #expect(Self.ids(gw, "INBOX", with: .seen) == ["<a1@x>", "<b2@x>", "<c1@x>", "<c2@x>"])
+            #expect(Self.ids(gw, "Archive", with: .seen) == ["<a3@x>"])
+            #expect(Self.ids(gw, "Sent", with: .seen).isEmpty, "isUnread is left alone in Sent")
+            #expect(Self.ids(gw, "INBOX", with: .flagged) == ["<a1@x>"])
+            #expect(Self.ids(gw, "Sent", with: .flagged) == ["<a2@x>"])
+            #expect(Self.ids(gw, "Archive", with: .flagged) == ["<a3@x>"])
+
+            // isUnread alone: Sent is not touched at all.
+            let unread = try await Self.conversationBatch(gw, "update", ["ids": [ids[0]], "isUnread": true])
+            #expect(unread.status == .ok)
+            #expect(Self.ids(gw, "INBOX", with: .seen) == ["<b2@x>", "<c1@x>", "<c2@x>"])
+            #expect(Self.ids(gw, "Archive", with: .seen).isEmpty)
+            #expect(gw.messages("Sent").first?.flags == [.flagged])
+        }
+    }
+
+    @Test func labelsApplyToEveryMember() async throws {
+        try await TestGateway.run(setUp: Self.seedThreads) { gw in
+            let created = try await gw.request(.post, "/api/v1/labels", body: #"{"name": "Project"}"#)
+            let labelId = try #require(created["id"] as? String)
+            let ids = try await Self.inboxIDs(gw)
+            let added = try await Self.conversationBatch(gw, "labels/add", ["ids": [ids[0]], "labelId": labelId])
+            #expect(added.status == .ok, "\(added.text)")
+            let labelled = ["INBOX", "Sent", "Archive", "Trash"].flatMap { box in
+                gw.messages(box).filter { !$0.flags.filter { !$0.rawValue.hasPrefix("\\") }.isEmpty }.compactMap(\.messageID)
+            }
+            #expect(Set(labelled) == ["<a1@x>", "<a2@x>", "<a3@x>"])
+            let listed = try await Self.conversations(gw, "Sent")
+            #expect(listed.items.first?["labelIds"] as? [String] == [labelId])
+            let removed = try await Self.conversationBatch(gw, "labels/remove", ["ids": [ids[0]], "labelId": labelId])
+            #expect(removed.status == .ok)
+            #expect(["INBOX", "Sent", "Archive"].allSatisfy { box in gw.messages(box).allSatisfy { $0.flags.allSatisfy { $0.rawValue.hasPrefix("\\") } } })
+        }
+    }
+
+    @Test func deleteSendsEveryMemberToTrashAndRemovesTrashMembersForGood() async throws {
+        try await TestGateway.run(setUp: Self.seedThreads) { gw in
+            let ids = try await Self.inboxIDs(gw)
+            let reply = try await Self.conversationBatch(gw, "delete", ["ids": [ids[0]]])
+            #expect(reply.status == .ok, "\(reply.text)")
+            #expect(reply.failedItems == [])
+            #expect(Self.ids(gw, "Trash") == ["<a1@x>", "<a2@x>", "<a3@x>", "<e1@x>"])
+            #expect(Self.ids(gw, "Sent").isEmpty)
+            #expect(Self.ids(gw, "Archive").isEmpty)
+            // In Trash they are conversations of Trash's own scope: deleting them removes them.
+            let trash = try await Self.conversations(gw, "Trash")
+            let trashIDs = trash.items.compactMap { $0["id"] as? String }
+            #expect(!trashIDs.contains(ids[0]))
+            let gone = try await Self.conversationBatch(gw, "delete", ["ids": trashIDs])
+            #expect(gone.status == .ok, "\(gone.text)")
+            #expect(gw.messages("Trash").isEmpty)
+            #expect(Self.ids(gw, "INBOX").count == 4)
+        }
+    }
+
+    @Test func unknownIDsFailAndBadRequestsChangeNothing() async throws {
+        try await TestGateway.run(setUp: Self.seedThreads) { gw in
+            let before = ["INBOX", "Sent", "Archive", "Trash"].map { gw.messages($0) }
+            let unknown = "c" + String(repeating: "A", count: 22)
+            let reply = try await Self.conversationBatch(gw, "move", ["ids": [unknown], "destinationFolderId": try await gw.folderId("Archive")])
+            #expect(reply.status == .ok, "\(reply.text)")
+            #expect(reply.failedItems == [unknown])
+            let noDestination = try await Self.conversationBatch(gw, "move", ["ids": try await Self.inboxIDs(gw)])
+            #expect(noDestination.status == .badRequest)
+            #expect(noDestination.errorField == "destinationFolderId")
+            let noSource = try await Self.conversationBatch(
+                gw, "delete", ["ranges": [["start": unknown, "limit": 2]], "sortInfo": ["field": "date", "direction": "ASC"]])
+            #expect(noSource.status == .badRequest)
+            #expect(noSource.errorField == "ranges[0].sourceFolderId")
+            let copy = try await Self.conversationBatch(gw, "copy", ["ids": [unknown], "destinationFolderId": try await gw.folderId("Archive")])
+            #expect(copy.status == .notFound)
+            #expect(["INBOX", "Sent", "Archive", "Trash"].map { gw.messages($0) } == before)
+        }
+    }
+
+    @Test func aRangeActsOnExactlyTheConversationsItNames() async throws {
+        try await TestGateway.run(setUp: Self.seedThreads) { gw in
+            let inbox = try await gw.folderId("INBOX")
+            let listing = try await Self.conversations(gw, "INBOX", "&sort=subject&dir=DESC")
+            let ordered = listing.items.compactMap { $0["id"] as? String }
+            #expect(ordered.count == 4)
+            let reply = try await Self.conversationBatch(gw, "update", [
+                "ranges": [["start": ordered[1], "limit": 2, "sourceFolderId": inbox]],
+                "sortInfo": ["field": "subject", "direction": "DESC"], "isFlagged": true,
+            ])
+            #expect(reply.status == .ok, "\(reply.text)")
+            let flagged = try await Self.conversations(gw, "INBOX", "&sort=subject&dir=DESC")
+            let flags = flagged.items.map { ($0["id"] as? String ?? "", $0["isFlagged"] as? Bool ?? false) }
+            for (index, (id, isFlagged)) in flags.enumerated() {
+                #expect(id == ordered[index])
+                // A (Plan) was flagged already (its Archive member).
+                let subject = listing.items[index]["subject"] as? String
+                #expect(isFlagged == (index == 1 || index == 2 || subject == "Plan"), "\(subject ?? "")")
+            }
+            let start = try #require(ordered.last)
+            let bad = try await Self.conversationBatch(gw, "update", [
+                "ranges": [["start": start, "limit": 1, "sourceFolderId": try await gw.folderId("Sent")]],
+                "sortInfo": ["field": "date", "direction": "ASC"], "isFlagged": false,
+            ])
+            #expect(bad.failedItems == [start], "a start not in its folder's listing fails")
+        }
+    }
+
+    @Test func aLargeConversationBatchIsAJobThatReportsConversationIDs() async throws {
+        try await TestGateway.run(batch: .init(asyncThreshold: 2, jobChunkSize: 1), setUp: Self.seedThreads) { gw in
+            let ids = try await Self.inboxIDs(gw)
+            let unknown = "c" + String(repeating: "B", count: 22)
+            let started = try await Self.conversationBatch(gw, "update", ["ids": [ids[0], ids[1], unknown], "isFlagged": true])
+            #expect(started.status == .created, "\(started.text)")
+            let key = try #require(started["jobKey"] as? String)
+            var last = started
+            let deadline = ContinuousClock.now + .seconds(5)
+            while ContinuousClock.now < deadline, last["status"] as? String != "completed" {
+                try await Task.sleep(for: .milliseconds(5))
+                last = try await gw.request(.get, "/api/v1/batch/jobs/\(key)")
+            }
+            #expect(last["status"] as? String == "completed")
+            #expect(last.failedItems == [unknown])
+            #expect(Self.ids(gw, "INBOX", with: .flagged) == ["<a1@x>", "<b2@x>", "<b3@x>"])
+            #expect(Self.ids(gw, "Sent", with: .flagged) == ["<a2@x>"])
+        }
+    }
 }

@@ -73,7 +73,7 @@ struct BatchWork {
                 }
                 destination = trash
             }
-        case .update, .addLabel, .removeLabel:
+        case .update, .conversationUpdate, .addLabel, .removeLabel:
             break
         }
     }
@@ -110,12 +110,13 @@ struct BatchWork {
             } else {
                 action = .expunge
             }
-        case .update(let isUnread, let isFlagged):
+        case .update(var isUnread, let isFlagged), .conversationUpdate(var isUnread, let isFlagged):
+            if case .conversationUpdate = operation, folder.role == .sent || folder.role == .drafts { isUnread = nil }
             var add: [String] = []
             var remove: [String] = []
             if let isUnread { isUnread ? remove.append(Flag.seen.rawValue) : add.append(Flag.seen.rawValue) }
             if let isFlagged { isFlagged ? add.append(Flag.flagged.rawValue) : remove.append(Flag.flagged.rawValue) }
-            action = .store(add: add, remove: remove)
+            action = add.isEmpty && remove.isEmpty ? .none : .store(add: add, remove: remove)
         case .addLabel, .removeLabel:
             guard let keyword else { return [] }
             if case .addLabel = operation {

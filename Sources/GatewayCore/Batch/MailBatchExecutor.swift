@@ -63,6 +63,15 @@ public struct MailBatchExecutor: Sendable {
 
     /// Runs a batch now, or as a job when it resolves to more than `asyncThreshold` items.
     public func submit(_ request: MailBatchRequest, credentials: AccountCredentials) async throws -> Result {
+        try await submit(request, credentials: credentials, failed: [], aliases: [:])
+    }
+
+    /// Runs a batch of already resolved items for another kind of batch (conversations): `failed`
+    /// are the client's items that failed while resolving, and `aliases` give the client's ID of
+    /// a mail ID (failed items are reported by those, each once).
+    func submit(
+        _ request: MailBatchRequest, credentials: AccountCredentials, failed: [String], aliases: [String: String]
+    ) async throws -> Result {
         let keyword = try await Self.keyword(for: request.operation, account: credentials.user, labels: labels)
         enum Next: Sendable {
             case run(BatchPlan, badStarts: [String], directory: MailboxDirectory)
@@ -82,12 +91,16 @@ public struct MailBatchExecutor: Sendable {
         }
         switch next {
         case .run(let plan, let badStarts, let directory):
-            return .completed(
-                try await runNow(plan, badStarts: badStarts, directory: directory, operation: request.operation, keyword: keyword,
-                    credentials: credentials))
+            var outcome = try await runNow(
+                plan, badStarts: failed + badStarts, directory: directory, operation: request.operation, keyword: keyword,
+                credentials: credentials)
+            outcome.failedItems = BatchOutcome.aliased(outcome.failedItems, aliases: aliases)
+            return .completed(outcome)
         case .job(let ids, let badStarts):
             guard let jobs else { throw GatewayError.internalError }
-            return .started(try await jobs.submit(operation: request.operation, ids: ids, failed: badStarts, credentials: credentials))
+            return .started(
+                try await jobs.submit(
+                    operation: request.operation, ids: ids, failed: failed + badStarts, aliases: aliases, credentials: credentials))
         }
     }
 

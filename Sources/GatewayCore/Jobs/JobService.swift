@@ -84,11 +84,13 @@ public actor JobService {
 
     /// Persists a new job over already resolved IDs (`failed` are IDs that failed while resolving)
     /// and schedules it. Returns its first status.
-    func submit(operation: MailBatchOperation, ids: [String], failed: [String], credentials: AccountCredentials) async throws -> JobStatus {
+    func submit(
+        operation: MailBatchOperation, ids: [String], failed: [String], aliases: [String: String] = [:], credentials: AccountCredentials
+    ) async throws -> JobStatus {
         let key = RandomToken.make()
         let job = JobRecord(
             key: key, account: credentials.user, operation: operation, state: .inProgress,
-            totalItems: ids.count + failed.count, doneItems: failed.count, failedItems: failed, pendingItems: ids)
+            totalItems: ids.count + failed.count, doneItems: failed.count, failedItems: failed, pendingItems: ids, itemAliases: aliases)
         submitting.insert(key)
         do {
             try await ports.store.createJob(job)
@@ -256,7 +258,7 @@ public actor JobService {
 
 extension JobStatus {
     init(_ job: JobRecord) {
-        self.init(jobKey: job.key, state: job.state, progress: job.progress, failedItems: job.failedItems)
+        self.init(jobKey: job.key, state: job.state, progress: job.progress, failedItems: job.reportedFailedItems)
     }
 }
 

@@ -5,6 +5,9 @@ public enum MailBatchOperation: Hashable, Sendable, Codable {
     case delete
     /// `isUnread` maps to `\Seen` (inverted), `isFlagged` to `\Flagged`; at least one is set.
     case update(isUnread: Bool?, isFlagged: Bool?)
+    /// As `update`, by the conversation rule of the reference server: `isUnread` is left alone
+    /// in Sent and Drafts, `isFlagged` applies everywhere.
+    case conversationUpdate(isUnread: Bool?, isFlagged: Bool?)
     case addLabel(labelId: String)
     case removeLabel(labelId: String)
 }
@@ -45,5 +48,12 @@ public struct BatchOutcome: Hashable, Sendable {
     public init(failedItems: [String] = [], newIds: [String: String] = [:]) {
         self.failedItems = failedItems
         self.newIds = newIds
+    }
+
+    /// `items` with each ID replaced by its alias where it has one, duplicates dropped, in order.
+    public static func aliased(_ items: [String], aliases: [String: String]) -> [String] {
+        guard !aliases.isEmpty else { return items }
+        var seen = Set<String>()
+        return items.map { aliases[$0] ?? $0 }.filter { seen.insert($0).inserted }
     }
 }

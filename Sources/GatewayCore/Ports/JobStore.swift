@@ -24,12 +24,16 @@ public struct JobRecord: Hashable, Sendable {
     public var failedItems: [String]
     /// Resolved IDs not yet planned into chunks (empty once planned).
     public var pendingItems: [String]
+    /// The client's ID for an item the job knows by another (a conversation batch: mail ID →
+    /// conversation ID): failed items are reported by the client's IDs.
+    public var itemAliases: [String: String]
     public var createdAt: Date
     public var finishedAt: Date?
 
     public init(
         key: String, account: String, operation: MailBatchOperation, state: JobState, totalItems: Int, doneItems: Int = 0,
-        failedItems: [String] = [], pendingItems: [String], createdAt: Date = Date(), finishedAt: Date? = nil
+        failedItems: [String] = [], pendingItems: [String], itemAliases: [String: String] = [:], createdAt: Date = Date(),
+        finishedAt: Date? = nil
     ) {
         self.key = key
         self.account = account
@@ -39,9 +43,13 @@ public struct JobRecord: Hashable, Sendable {
         self.doneItems = doneItems
         self.failedItems = failedItems
         self.pendingItems = pendingItems
+        self.itemAliases = itemAliases
         self.createdAt = createdAt
         self.finishedAt = finishedAt
     }
+
+    /// The failed items as the client named them: aliased IDs replaced, each reported once.
+    public var reportedFailedItems: [String] { BatchOutcome.aliased(failedItems, aliases: itemAliases) }
 
     /// 0–100, from the items done (monotonic: done items only grow).
     public var progress: Double {

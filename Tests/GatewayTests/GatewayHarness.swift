@@ -40,6 +40,7 @@ struct GatewayHarness {
 
         subscript(key: String) -> Any? { (json as? [String: Any])?[key] }
 
+        var items: [[String: Any]] { (self["items"] as? [[String: Any]]) ?? [] }
         var errorCode: String? { (self["error"] as? [String: Any])?["code"] as? String }
         var errorField: String? { (self["error"] as? [String: Any])?["field"] as? String }
 

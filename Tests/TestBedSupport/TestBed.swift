@@ -150,6 +150,12 @@ public struct TestBed: Sendable {
         return IMAPCredentials(user: nina.name, password: nina.password)
     }
 
+    /// The account of the conversation tests (the index spans every folder of an account): pia.
+    public var conversationAccount: IMAPCredentials {
+        let pia = users.first { $0.name == "pia" } ?? (name: "pia", password: "pia-secret")
+        return IMAPCredentials(user: pia.name, password: pia.password)
+    }
+
     /// Where the client under test (the gateway) connects. In an `IMAP_TEST_REFUSE` run the plain
     /// port is the refusing proxy's (plaintext only: `.tls` still reaches Dovecot, `.startTLS` fails there).
     public func server(

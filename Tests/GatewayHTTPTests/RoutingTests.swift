@@ -82,4 +82,33 @@ struct RoutingTests {
             #expect(gw.server.sessionsOpened == 0)
         }
     }
+
+    /// Every operation the served OpenAPI document names is routed: without credentials each
+    /// answers anything but the router's 404 and 405 (path parameters filled with a dummy).
+    @Test func everyDocumentedOperationIsRouted() async throws {
+        try await TestGateway.run { gw in
+            let document = try await gw.request(.get, "/api/v1/openapi.yaml", auth: .none).text
+            var operations: [(HTTPRequest.Method, String)] = []
+            var path: String?
+            for line in document.split(separator: "\n", omittingEmptySubsequences: false) {
+                if line.hasPrefix("  /"), line.hasSuffix(":") {
+                    path = String(line.dropFirst(2).dropLast())
+                } else if !line.hasPrefix("    "), !line.isEmpty {
+                    path = nil
+                } else if let current = path, line.hasPrefix("    "), !line.hasPrefix("     "), line.hasSuffix(":"),
+                    ["get", "post", "put", "patch", "delete"].contains(line.trimmingCharacters(in: .whitespaces).dropLast()),
+                    let method = HTTPRequest.Method(line.trimmingCharacters(in: .whitespaces).dropLast().uppercased())
+                {
+                    operations.append((method, current.replacingOccurrences(of: #"\{[^}]+\}"#, with: "x1", options: .regularExpression)))
+                }
+            }
+            #expect(operations.count >= 25, "\(operations.count) operations read")
+            #expect(operations.contains { $0.1 == "/api/v1/batch/conversations/labels/remove" })
+            for (method, path) in operations {
+                let reply = try await gw.request(method, path, body: method == .post || method == .patch ? "{}" : nil, auth: .none)
+                #expect(reply.status != .notFound || reply.errorCode != "notFound", "\(method) \(path)")
+                #expect(reply.status != .methodNotAllowed, "\(method) \(path)")
+            }
+        }
+    }
 }

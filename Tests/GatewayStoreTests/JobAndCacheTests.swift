@@ -113,4 +113,48 @@ struct JobAndCacheTests {
             #expect(try await db.sortKeySyncState(account: "alice", folderId: "F") == older, "the key version is kept")
         }
     }
+
+    @Test("thread headers round-trip with any bytes in their IDs, and go with a reset", arguments: StoreKind.allCases)
+    func threadHeaders(kind: StoreKind) async throws {
+        try await withDatabase(kind) { db in
+            #expect(try await db.threadHeaderSyncState(account: "alice", folderId: "F") == nil)
+            let keys = SortKeys(subject: Array("PLAN".utf8), from: Array("ANN".utf8), to: [], date: 1_700_000_000, size: 42)
+            let root = ThreadHeaders(keys: keys, messageID: "a1@x", references: [], isReplyOrForward: false)
+            // IDs with spaces, NUL, non-ASCII, and an empty one: stored length-prefixed, read back exactly.
+            let reply = ThreadHeaders(
+                keys: keys, messageID: "reply@x", references: ["a1@x", "we ird\u{0}id@x", "", "é@x"], isReplyOrForward: true)
+            let none = ThreadHeaders(keys: keys, messageID: nil, references: [], isReplyOrForward: false)
+            let state = SortKeySyncState(uidValidity: 3, uidNext: 4, version: ThreadHeaders.version)
+            try await db.applyThreadHeaderSync(
+                account: "alice", folderId: "F", reset: true, removed: [], added: [1: root, 2: reply, 3: none], state: state)
+            let read = try await db.threadHeaders(account: "alice", folderId: "F")
+            #expect(read == [1: root, 2: reply, 3: none])
+            #expect(try await db.threadHeaderSyncState(account: "alice", folderId: "F") == state)
+            #expect(try await db.threadHeaders(account: "bob", folderId: "F").isEmpty)
+
+            try await db.applyThreadHeaderSync(
+                account: "alice", folderId: "F", reset: false, removed: [1], added: [:],
+                state: SortKeySyncState(uidValidity: 3, uidNext: 4, version: ThreadHeaders.version))
+            #expect(try await db.threadHeaders(account: "alice", folderId: "F").keys.sorted() == [2, 3])
+            try await db.applyThreadHeaderSync(
+                account: "alice", folderId: "F", reset: true, removed: [], added: [7: root],
+                state: SortKeySyncState(uidValidity: 9, uidNext: 8, version: ThreadHeaders.version))
+            #expect(try await db.threadHeaders(account: "alice", folderId: "F").keys.sorted() == [7])
+        }
+    }
+
+    @Test("a job's item aliases round-trip and name its failed items", arguments: StoreKind.allCases)
+    func jobAliases(kind: StoreKind) async throws {
+        try await withDatabase(kind) { db in
+            let job = JobRecord(
+                key: "k2", account: "alice", operation: .conversationUpdate(isUnread: nil, isFlagged: true), state: .inProgress,
+                totalItems: 3, failedItems: ["cUnknown"], pendingItems: ["m1", "m2"], itemAliases: ["m1": "cA", "m2": "cA"])
+            try await db.createJob(job)
+            try await db.planJob(key: "k2", chunks: [], failed: ["m1", "m2"])
+            let read = try #require(try await db.job(key: "k2", account: "alice"))
+            #expect(read.itemAliases == ["m1": "cA", "m2": "cA"])
+            #expect(read.operation == .conversationUpdate(isUnread: nil, isFlagged: true))
+            #expect(read.reportedFailedItems == ["cUnknown", "cA"])
+        }
+    }
 }

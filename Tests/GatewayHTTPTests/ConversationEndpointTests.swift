@@ -101,6 +101,25 @@ struct ConversationEndpointTests {
         }
     }
 
+    /// A flag set on the server by another client shows in the next listing: by HIGHESTMODSEQ with
+    /// CONDSTORE (the index reuses only folders whose STATUS is unchanged), by a flags fetch without.
+    @Test(arguments: [true, false])
+    func aFlagSetElsewhereShowsInTheNextListing(condStore: Bool) async throws {
+        var capabilities = InMemoryMailServer.defaultCapabilities
+        if !condStore { capabilities.remove(.condStore) }
+        try await TestGateway.run(capabilities: capabilities, setUp: Self.seedThreads) { gw in
+            let before = try await Self.conversations(gw, "Sent")
+            #expect(before.items.first?["isFlagged"] as? Bool == true, "A's Archive member is flagged")
+            gw.server.setFlags(alice, "Archive", uids: [1], remove: [.flagged])
+            let after = try await Self.conversations(gw, "Sent")
+            #expect(after.items.first?["isFlagged"] as? Bool == false)
+            _ = gw.server.seed(alice, "Sent", [Self.seed("<a9@x>", "Re: Plan", date: 1_900, refs: ["<a1@x>"])])
+            let grown = try await Self.conversations(gw, "Sent")
+            #expect(grown.items.first?["mailCount"] as? Int == 4)
+            #expect(grown.items.first?["id"] as? String == before.items.first?["id"] as? String)
+        }
+    }
+
     @Test func pagesOfOddSizesCoverEveryConversationOnce() async throws {
         try await TestGateway.run(setUp: { server in
             var seeds: [MessageSeed] = []

@@ -52,11 +52,17 @@ public struct Conversation: Hashable, Sendable {
     /// `isUnread`, `isFlagged`, `hasAttachments` true when any member is; `importance` the highest;
     /// `folderName` none (date, then ID).
     public static func sorted(_ conversations: [Conversation], by order: MailSortOrder) -> [Conversation] {
+        sortedIndices(conversations, by: order).map { conversations[$0] }
+    }
+
+    /// The positions of `conversations` in the order ``sorted(_:by:)`` gives.
+    static func sortedIndices(_ conversations: [Conversation], by order: MailSortOrder) -> [Int] {
         struct Entry {
             var conversation: Conversation
+            var index: Int
             var date: Int64
         }
-        let entries = conversations.map { Entry(conversation: $0, date: $0.date) }
+        let entries = conversations.enumerated().map { Entry(conversation: $1, index: $0, date: $1.date) }
         let compare: (Entry, Entry) -> Int
         func numbers<T: Comparable>(_ value: @escaping (Conversation) -> T) -> (Entry, Entry) -> Int {
             { a, b in
@@ -81,7 +87,7 @@ public struct Conversation: Hashable, Sendable {
             if result != 0 { return result < 0 }
             if a.date != b.date { return a.date < b.date }
             return a.conversation.id < b.conversation.id
-        }.map(\.conversation)
+        }.map(\.index)
         return order.direction == .ascending ? ascending : ascending.reversed()
     }
 }

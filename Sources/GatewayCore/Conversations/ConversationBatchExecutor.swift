@@ -67,9 +67,7 @@ public struct ConversationBatchExecutor: Sendable {
                     failed.append(range.start)
                     continue
                 }
-                if orders[folder.id] == nil {
-                    orders[folder.id] = Conversation.sorted(set.conversations(inFolder: folder.id), by: order)
-                }
+                if orders[folder.id] == nil { orders[folder.id] = set.sorted(inFolder: folder.id, by: order) }
                 let ordered = orders[folder.id] ?? []
                 guard let index = ordered.firstIndex(where: { $0.id == range.start }) else {
                     failed.append(range.start)

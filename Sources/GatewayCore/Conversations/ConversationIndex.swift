@@ -21,8 +21,10 @@ import Synchronization
 /// **Keeping in step.** Per folder, only UIDs not yet known are fetched (`ENVELOPE INTERNALDATE
 /// RFC822.SIZE BODY.PEEK[HEADER.FIELDS (Message-ID References In-Reply-To)]`, in pieces), and
 /// expunged ones dropped; a folder whose UIDVALIDITY, UIDNEXT and message count are unchanged is
-/// not asked at all. Flags come from the listing's metadata cache (CONDSTORE where offered). The
-/// threads of an unchanged account are reused from memory.
+/// not asked again. Flags come from the listing's metadata cache (CONDSTORE where offered). With
+/// CONDSTORE, a folder whose STATUS (UIDVALIDITY, UIDNEXT, MESSAGES, HIGHESTMODSEQ) is unchanged
+/// costs that one STATUS: its headers, metadata — and, when no folder changed, the whole
+/// conversation set — are reused from memory (``Memo``).
 public struct ConversationIndex: Sendable {
     let cache: any ConversationCache
     let ordering: MailOrdering
@@ -38,34 +40,49 @@ public struct ConversationIndex: Sendable {
 
     /// The conversations of every scope of the account, as the server has them now.
     public func load(directory: MailboxDirectory, account: String, session: any MailSession) async throws -> ConversationSet {
-        var members: [[ConversationMember]] = []
-        var scopes: [(tag: String, members: [ConversationMember])] = []
+        var entries: [(tag: String, folders: [(FolderInfo, FolderEntry)])] = []
         var tokens: [String] = []
+        var exact = true
         for scope in Self.scopes(directory) {
-            var scopeMembers: [ConversationMember] = []
+            var folders: [(FolderInfo, FolderEntry)] = []
             for folder in scope.folders {
-                let (validity, headers) = try await syncHeaders(folder: folder, account: account, session: session)
-                let meta = try await ordering.syncMetadata(folder: folder, account: account, session: session)
-                tokens.append("\(folder.id):\(validity):\(headers.count):\(headers.keys.max() ?? 0)")
-                for uid in headers.keys.sorted() {
-                    guard let header = headers[uid] else { continue }
-                    scopeMembers.append(
-                        ConversationMember(
-                            folderId: folder.id, role: folder.role, uidValidity: validity, uid: uid, headers: header, meta: meta[uid]))
-                }
+                let entry = try await folderEntry(folder, account: account, session: session)
+                // Without CONDSTORE a flag change cannot be seen in STATUS: nothing is reused then.
+                if let token = entry.token { tokens.append("\(folder.id)=\(token)") } else { exact = false }
+                folders.append((folder, entry))
             }
-            tokens.append("|")
-            scopes.append((scope.tag, scopeMembers))
-            members.append(scopeMembers)
+            tokens.append("|\(scope.tag)|")
+            entries.append((scope.tag, folders))
         }
         let token = tokens.joined(separator: ",")
+        if exact, let set = memo.set(account: account, token: token) {
+            ordering.metrics.increment(.conversationSetHits)
+            return set
+        }
+        ordering.metrics.increment(.conversationSetBuilds)
+        let scopes = entries.map { scope in
+            var members: [ConversationMember] = []
+            for (folder, entry) in scope.folders {
+                for uid in entry.headers.keys.sorted() {
+                    guard let header = entry.headers[uid] else { continue }
+                    members.append(
+                        ConversationMember(
+                            folderId: folder.id, role: folder.role, uidValidity: entry.uidValidity, uid: uid, headers: header,
+                            meta: entry.meta[uid]))
+                }
+            }
+            return (tag: scope.tag, members: members)
+        }
         // Threads depend on headers only: reused while no folder gained or lost a message.
+        let headerToken = scopes.map { scope in
+            scope.tag + ":" + scope.members.map { "\($0.folderId)/\($0.uidValidity)/\($0.uid)" }.joined(separator: ",")
+        }.joined(separator: "|")
         let threads: [[[Int]]]
-        if let cached = memo.threads(account: account, token: token) {
+        if let cached = memo.threads(account: account, token: headerToken) {
             threads = cached
         } else {
             threads = scopes.map { Self.thread($0.members) }
-            memo.store(account: account, token: token, threads: threads)
+            memo.store(account: account, token: headerToken, threads: threads)
         }
         var conversations: [Conversation] = []
         for (scopeIndex, scope) in scopes.enumerated() {
@@ -74,7 +91,41 @@ public struct ConversationIndex: Sendable {
                 conversations.append(Conversation(id: Conversation.id(key: Self.rootKey(threadMembers[0]), scope: scope.tag), members: threadMembers))
             }
         }
-        return ConversationSet(conversations: conversations)
+        let set = ConversationSet(conversations: conversations)
+        if exact { memo.store(account: account, token: token, set: set) }
+        return set
+    }
+
+    /// One folder's headers and metadata: from memory while its STATUS (UIDVALIDITY, UIDNEXT,
+    /// MESSAGES, HIGHESTMODSEQ) is unchanged, else brought up to date from the server and the store.
+    func folderEntry(_ folder: FolderInfo, account: String, session: any MailSession) async throws -> FolderEntry {
+        let condStore = session.capabilities.contains(.condStore)
+        var items: [StatusItem] = [.uidValidity, .uidNext, .messages]
+        if condStore { items.append(.highestModSeq) }
+        let status = try await session.status(folder.mailbox, items)
+        var token: String?
+        if condStore, let validity = status.uidValidity, let next = status.uidNext, let messages = status.messages,
+            let modSeq = status.highestModSeq
+        {
+            token = "\(validity):\(next):\(messages):\(modSeq)"
+        }
+        if let token, let entry = memo.folder(account: account, folderId: folder.id), entry.token == token {
+            ordering.metrics.increment(.conversationFolderHits)
+            return entry
+        }
+        let (validity, headers) = try await syncHeaders(folder: folder, account: account, session: session, status: status)
+        let meta = try await ordering.syncMetadata(folder: folder, account: account, session: session)
+        let entry = FolderEntry(token: token, uidValidity: validity, headers: headers, meta: meta)
+        if token != nil { memo.store(account: account, folderId: folder.id, entry: entry) }
+        return entry
+    }
+
+    /// What the index holds of one folder, and the STATUS it was read at (nil: not comparable).
+    struct FolderEntry: Sendable {
+        var token: String?
+        var uidValidity: UInt32
+        var headers: [UInt32: ThreadHeaders]
+        var meta: [UInt32: MessageMeta]
     }
 
     /// The folders threaded together: the main scope (tag ""), then Trash's and Junk's subtrees,
@@ -123,9 +174,10 @@ public struct ConversationIndex: Sendable {
     }
 
     /// Brings a folder's header cache up to date; returns its UIDVALIDITY and headers by UID.
-    func syncHeaders(folder: FolderInfo, account: String, session: any MailSession) async throws -> (UInt32, [UInt32: ThreadHeaders]) {
+    func syncHeaders(
+        folder: FolderInfo, account: String, session: any MailSession, status: MailboxStatus
+    ) async throws -> (UInt32, [UInt32: ThreadHeaders]) {
         let previous = try await cache.threadHeaderSyncState(account: account, folderId: folder.id)
-        let status = try await session.status(folder.mailbox, [.uidValidity, .uidNext, .messages])
         guard let validity = status.uidValidity else { throw GatewayError.upstreamRefused("STATUS lacked UIDVALIDITY") }
         let reset = previous?.uidValidity != validity || previous?.version != ThreadHeaders.version
         var headers = reset ? [:] : try await cache.threadHeaders(account: account, folderId: folder.id)
@@ -165,24 +217,72 @@ public struct ConversationIndex: Sendable {
         return (validity, headers)
     }
 
-    /// The last threads computed per account, with the header state they belong to.
+    /// What the index keeps in memory: per folder its headers and metadata, per account its last
+    /// threads and conversation set, each with the state it belongs to. At most
+    /// ``Memo/maxAccounts`` accounts are kept; the one used longest ago goes first.
     final class Memo: Sendable {
-        private let entries = Mutex<[String: (token: String, threads: [[[Int]]])]>([:])
+        static let maxAccounts = 16
+
+        private struct Account {
+            var folders: [String: FolderEntry] = [:]
+            var threads: (token: String, threads: [[[Int]]])?
+            var set: (token: String, set: ConversationSet)?
+        }
+
+        private struct State {
+            var accounts: [String: Account] = [:]
+            var recent: [String] = []
+
+            mutating func touch(_ account: String) {
+                recent.removeAll { $0 == account }
+                recent.append(account)
+                while recent.count > Memo.maxAccounts { accounts[recent.removeFirst()] = nil }
+            }
+        }
+
+        private let state = Mutex(State())
+
+        func folder(account: String, folderId: String) -> FolderEntry? {
+            state.withLock { $0.accounts[account]?.folders[folderId] }
+        }
+
+        func store(account: String, folderId: String, entry: FolderEntry) {
+            state.withLock {
+                $0.accounts[account, default: Account()].folders[folderId] = entry
+                $0.touch(account)
+            }
+        }
 
         func threads(account: String, token: String) -> [[[Int]]]? {
-            entries.withLock { $0[account].flatMap { $0.token == token ? $0.threads : nil } }
+            state.withLock { $0.accounts[account]?.threads.flatMap { $0.token == token ? $0.threads : nil } }
         }
 
         func store(account: String, token: String, threads: [[[Int]]]) {
-            entries.withLock { $0[account] = (token, threads) }
+            state.withLock {
+                $0.accounts[account, default: Account()].threads = (token, threads)
+                $0.touch(account)
+            }
+        }
+
+        func set(account: String, token: String) -> ConversationSet? {
+            state.withLock { $0.accounts[account]?.set.flatMap { $0.token == token ? $0.set : nil } }
+        }
+
+        func store(account: String, token: String, set: ConversationSet) {
+            state.withLock {
+                $0.accounts[account, default: Account()].set = (token, set)
+                $0.touch(account)
+            }
         }
     }
 }
 
-/// Every conversation of an account at one moment.
+/// Every conversation of an account at one moment, with the folder listings computed from it
+/// (kept with the set, which the index reuses while no folder changes).
 public struct ConversationSet: Sendable {
     public let conversations: [Conversation]
     private let byId: [String: Int]
+    private let listings = Listings()
 
     public init(conversations: [Conversation]) {
         self.conversations = conversations
@@ -194,5 +294,23 @@ public struct ConversationSet: Sendable {
     /// The conversations with at least one member in the folder.
     public func conversations(inFolder folderId: String) -> [Conversation] {
         conversations.filter { $0.members.contains { $0.folderId == folderId } }
+    }
+
+    /// The folder's conversations in `order` (``Conversation/sorted(_:by:)``), computed once per set.
+    public func sorted(inFolder folderId: String, by order: MailSortOrder) -> [Conversation] {
+        let key = "\(folderId)|\(order.field.rawValue)|\(order.direction.rawValue)"
+        if let positions = listings.positions(key) { return positions.map { conversations[$0] } }
+        let inFolder = conversations.indices.filter { conversations[$0].members.contains { $0.folderId == folderId } }
+        let positions = Conversation.sortedIndices(inFolder.map { conversations[$0] }, by: order).map { inFolder[$0] }
+        listings.store(key, positions)
+        return positions.map { conversations[$0] }
+    }
+
+    /// Listing orders by folder, field and direction: positions in `conversations`.
+    final class Listings: Sendable {
+        private let orders = Mutex<[String: [Int]]>([:])
+
+        func positions(_ key: String) -> [Int]? { orders.withLock { $0[key] } }
+        func store(_ key: String, _ positions: [Int]) { orders.withLock { $0[key] = positions } }
     }
 }

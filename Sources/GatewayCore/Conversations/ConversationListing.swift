@@ -58,7 +58,7 @@ public struct ConversationListing: Sendable {
         }
         guard folder.selectable else { throw GatewayError.folderNotSelectable(folder, field: field) }
         let set = try await index.load(directory: directory, account: account, session: session)
-        return (directory, Conversation.sorted(set.conversations(inFolder: folderId), by: order))
+        return (directory, set.sorted(inFolder: folderId, by: order))
     }
 
     public func page(

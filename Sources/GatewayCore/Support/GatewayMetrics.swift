@@ -9,6 +9,12 @@ public final class GatewayMetrics: Sendable {
         case ownSorts = "gateway_own_sorts_total"
         case sortCacheHits = "gateway_sort_cache_hits_total"
         case sortCacheMisses = "gateway_sort_cache_misses_total"
+        /// Conversation listings and batches answered from the in-memory conversation set (no folder changed).
+        case conversationSetHits = "gateway_conversation_set_hits_total"
+        /// Conversation sets built again (a folder changed, or no CONDSTORE to tell).
+        case conversationSetBuilds = "gateway_conversation_set_builds_total"
+        /// Folders whose conversation headers and flags were reused from memory (STATUS unchanged).
+        case conversationFolderHits = "gateway_conversation_folder_hits_total"
         case metadataFullSyncs = "gateway_metadata_full_syncs_total"
         case metadataIncrementalSyncs = "gateway_metadata_incremental_syncs_total"
         case batchRequests = "gateway_batch_requests_total"

@@ -2,7 +2,7 @@
 """The conversation index on a 100,000-message account: first build, a warm page, an update after one
 new reply, and the gateway's memory.
 
-    benchmarks/conversation-index.sh                    # builds in release, starts its own Dovecot, runs this
+    benchmarks/run.sh conversation-index                    # builds in release, starts its own Dovecot, runs this
     python3 benchmarks/conversation-index.py --gateway .build/release/mailbox-gateway
 
 Needs a Dovecot test bed (IMAP_TEST_* variables of its env file) and a built gateway. Fills one

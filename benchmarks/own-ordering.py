@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Listing a 100,000-message folder with the server's SORT and with the gateway's own RFC 5256 order.
 
-    benchmarks/own-ordering.sh            # builds in release, starts its own Dovecot, runs this
+    benchmarks/run.sh own-ordering            # builds in release, starts its own Dovecot, runs this
     python3 benchmarks/own-ordering.py --gateway .build/release/mailbox-gateway --runs 5
 
 Needs a Dovecot test bed (IMAP_TEST_* variables of its env file, as dovecot-start.sh writes) and a

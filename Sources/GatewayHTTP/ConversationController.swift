@@ -37,19 +37,9 @@ struct ConversationController {
     func add(to group: RouterGroup<GatewayRequestContext>) {
         group.get("conversations") { request, context in
             let credentials = try context.requireCredentials()
-            let query = request.uri.queryParameters
-            let folderId = query["folderId"].map { String($0) } ?? ""
-            guard !folderId.isEmpty else {
-                throw GatewayError.badRequest("invalidField", "\"folderId\" is required", field: "folderId")
-            }
-            let sort: String = query["sort"].map { String($0) } ?? "date"
-            let dir: String = query["dir"].map { String($0) } ?? "DESC"
-            let order = try BatchController.sortOrder(field: sort, direction: dir, fieldPath: "sort", directionPath: "dir")
-            let startText: String? = query["start"].map { String($0) }
-            let limitText: String? = query["limit"].map { String($0) }
-            let start = try MailController.integer(startText, default: 0, field: "start", range: 0...Int(Int32.max))
-            let limit = try MailController.integer(limitText, default: 50, field: "limit", range: 1...configuration.maxListLimit)
-            let page = try await listing.page(credentials: credentials, folderId: folderId, order: order, start: start, limit: limit)
+            let query = try MailController.ListingQuery(request, maxLimit: configuration.maxListLimit)
+            let page = try await listing.page(
+                credentials: credentials, folderId: query.folderId, order: query.order, start: query.start, limit: query.limit)
             let items = page.items.map { conversation in
                 Reply.Item(
                     id: conversation.id, subject: conversation.subject, date: conversation.date, isUnread: conversation.isUnread,

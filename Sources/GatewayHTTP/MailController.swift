@@ -36,22 +36,35 @@ struct MailController {
         var items: [Item]
     }
 
-    func add(to group: RouterGroup<GatewayRequestContext>) {
-        group.get("mails") { request, context in
-            let credentials = try context.requireCredentials()
+    /// `folderId`, `sort`, `dir`, `start` and `limit` of a listing request, checked (400 naming the parameter).
+    struct ListingQuery {
+        var folderId: String
+        var order: MailSortOrder
+        var start: Int
+        var limit: Int
+
+        init(_ request: Request, maxLimit: Int) throws {
             let query = request.uri.queryParameters
-            let folderId = query["folderId"].map { String($0) } ?? ""
+            folderId = query["folderId"].map { String($0) } ?? ""
             guard !folderId.isEmpty else {
                 throw GatewayError.badRequest("invalidField", "\"folderId\" is required", field: "folderId")
             }
             let sort: String = query["sort"].map { String($0) } ?? "date"
             let dir: String = query["dir"].map { String($0) } ?? "DESC"
-            let order = try BatchController.sortOrder(field: sort, direction: dir, fieldPath: "sort", directionPath: "dir")
+            order = try BatchController.sortOrder(field: sort, direction: dir, fieldPath: "sort", directionPath: "dir")
             let startText: String? = query["start"].map { String($0) }
             let limitText: String? = query["limit"].map { String($0) }
-            let start = try Self.integer(startText, default: 0, field: "start", range: 0...Int(Int32.max))
-            let limit = try Self.integer(limitText, default: 50, field: "limit", range: 1...configuration.maxListLimit)
-            let page = try await listing.page(credentials: credentials, folderId: folderId, order: order, start: start, limit: limit)
+            start = try MailController.integer(startText, default: 0, field: "start", range: 0...Int(Int32.max))
+            limit = try MailController.integer(limitText, default: 50, field: "limit", range: 1...maxLimit)
+        }
+    }
+
+    func add(to group: RouterGroup<GatewayRequestContext>) {
+        group.get("mails") { request, context in
+            let credentials = try context.requireCredentials()
+            let query = try ListingQuery(request, maxLimit: configuration.maxListLimit)
+            let page = try await listing.page(
+                credentials: credentials, folderId: query.folderId, order: query.order, start: query.start, limit: query.limit)
             let items = page.items.map(Self.item)
             let sortInfo = Reply.Sort(field: page.order.field.rawValue, direction: page.order.direction.rawValue)
             return JSONResponse.make(Reply(totalItems: page.totalItems, sortInfo: sortInfo, items: items))

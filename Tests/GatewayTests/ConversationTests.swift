@@ -172,8 +172,9 @@ struct ConversationTests {
             let trash = try await list(gw, "Trash", "&limit=100")
             #expect(try await Self.listedGroups(trash.items, gw, looks) == [["<t1-6@conv.test>"]])
 
-            for field in SortField.allCases {
-                for dir in ["ASC", "DESC"] {
+            // Four orders here (all twenty in ConversationEndpointTests, over the fake server).
+            for (field, dir) in [(SortField.date, "DESC"), (.subject, "ASC"), (.isUnread, "DESC"), (.size, "ASC")] {
+                do {
                     let whole = try await list(gw, "Archive", "&sort=\(field.rawValue)&dir=\(dir)&limit=100")
                     let all = whole.items.compactMap { $0["id"] as? String }
                     #expect(all.count == 4, "Archive holds members of T1, T2, T3 and the message without an ID")

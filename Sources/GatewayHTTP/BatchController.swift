@@ -224,7 +224,7 @@ struct BatchController {
                         "invalidField", "a range's limit must be between 1 and \(configuration.maxItems)", field: "ranges[\(index)].limit")
                 }
                 guard !range.start.isEmpty else {
-                    throw GatewayError.badRequest("invalidField", "a range needs a start mail ID", field: "ranges[\(index)].start")
+                    throw GatewayError.badRequest("invalidField", "a range needs a \"start\" ID", field: "ranges[\(index)].start")
                 }
             }
         }

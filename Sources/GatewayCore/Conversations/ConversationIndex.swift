@@ -180,41 +180,22 @@ public struct ConversationIndex: Sendable {
         let previous = try await cache.threadHeaderSyncState(account: account, folderId: folder.id)
         guard let validity = status.uidValidity else { throw GatewayError.upstreamRefused("STATUS lacked UIDVALIDITY") }
         let reset = previous?.uidValidity != validity || previous?.version != ThreadHeaders.version
-        var headers = reset ? [:] : try await cache.threadHeaders(account: account, folderId: folder.id)
+        let headers = reset ? [:] : try await cache.threadHeaders(account: account, folderId: folder.id)
         if !reset, let previous, previous.uidNext == status.uidNext, status.messages.map({ Int($0) == headers.count }) ?? false {
             return (validity, headers)
         }
         try await session.select(folder.mailbox)
-        // Cut to the UIDs the server has handed out: a hostile SEARCH answer must not invent messages.
-        var existing = try await session.uidSearch(.all)
-        if let uidNext = status.uidNext {
-            existing = uidNext > 1 ? existing.intersection(UIDSet(ranges: [1...(uidNext - 1)])) : UIDSet()
-        }
-        let removed = headers.keys.filter { !existing.contains($0) }
-        for uid in removed { headers[uid] = nil }
-        let missing = existing.subtracting(UIDSet(headers.keys))
-        let state = SortKeySyncState(uidValidity: validity, uidNext: max(status.uidNext ?? 1, (existing.max ?? 0) + 1), version: ThreadHeaders.version)
-        let pieces = missing.split(maxCount: fetchBatch)
-        if pieces.isEmpty {
-            try await cache.applyThreadHeaderSync(
-                account: account, folderId: folder.id, reset: reset, removed: removed, added: [:], state: state)
-        }
-        for (index, piece) in pieces.enumerated() {
-            var added: [UInt32: ThreadHeaders] = [:]
-            for message in try await session.uidFetch(piece, ThreadHeaders.fetchItems) {
-                guard let uid = message.uid, piece.contains(uid) else { continue }
-                added[uid] = ThreadHeaders(message)
-            }
+        let synced = try await MailOrdering.syncOncePerMessage(
+            session: session, uidNext: status.uidNext, validity: validity, version: ThreadHeaders.version, previous: previous,
+            reset: reset, known: headers, items: ThreadHeaders.fetchItems, batch: fetchBatch, value: { ThreadHeaders($0) },
             // A message the server did not describe is still a member: a conversation of its own.
-            for uid in piece.values where added[uid] == nil {
-                added[uid] = ThreadHeaders(keys: SortKeys(subject: [], from: [], to: [], date: 0, size: 0), messageID: nil, references: [], isReplyOrForward: false)
-            }
-            try await cache.applyThreadHeaderSync(
-                account: account, folderId: folder.id, reset: reset && index == 0, removed: index == 0 ? removed : [], added: added,
-                state: state)
-            headers.merge(added) { _, new in new }
-        }
-        return (validity, headers)
+            placeholder: ThreadHeaders(
+                keys: SortKeys(subject: [], from: [], to: [], date: 0, size: 0), messageID: nil, references: [], isReplyOrForward: false),
+            apply: { reset, removed, added, state in
+                try await cache.applyThreadHeaderSync(
+                    account: account, folderId: folder.id, reset: reset, removed: removed, added: added, state: state)
+            })
+        return (validity, synced)
     }
 
     /// What the index keeps in memory: per folder its headers and metadata, per account its last

@@ -83,14 +83,8 @@ public struct ConversationListing: Sendable {
                 }
                 fetched[id] = messages
             }
-            var keywords = Set<String>()
-            for messages in fetched.values {
-                for message in messages.values {
-                    for flag in message.flags ?? [] where LabelService.isLabelKeyword(flag) { keywords.insert(flag.rawValue) }
-                }
-            }
-            let known = try await labels.ensureLabels(account: account, keywords: keywords.sorted())
-            let labelIds = Dictionary(known.map { ($0.keyword.lowercased(), $0.id) }, uniquingKeysWith: { a, _ in a })
+            let labelIds = try await LabelService.labelIds(
+                for: fetched.values.flatMap { $0.values.flatMap { $0.flags ?? [] } }, account: account, store: labels)
 
             let items = window.map { conversation -> ConversationSummary in
                 var mails: [ConversationMail] = []

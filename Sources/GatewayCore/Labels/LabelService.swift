@@ -39,6 +39,16 @@ public struct LabelService: Sendable {
         !flag.isSystemFlag && !systemKeywords.contains(flag.rawValue.lowercased())
     }
 
+    /// Label ID by lower-cased keyword for every label keyword among `flags`, recording keywords no
+    /// label has yet (what a listing shows as `labelIds`).
+    static func labelIds(
+        for flags: some Sequence<Flag>, account: String, store: any LabelStore
+    ) async throws -> [String: String] {
+        let keywords = Set(flags.filter(isLabelKeyword).map(\.rawValue))
+        let known = try await store.ensureLabels(account: account, keywords: keywords.sorted())
+        return Dictionary(known.map { ($0.keyword.lowercased(), $0.id) }, uniquingKeysWith: { a, _ in a })
+    }
+
     /// The account's labels, after adding the keywords messages carry on the server. A keyword
     /// in a folder's FLAGS that no label has yet is adopted only if a message of that folder
     /// carries it (`UID SEARCH KEYWORD`): servers keep a keyword in FLAGS after the last message

@@ -59,12 +59,7 @@ public struct MailListing: Sendable {
                 UIDSet(window), [.flags, .rfc822Size, .internalDate, .envelope, .bodyStructure, .headerFields(OrderingRules.priorityHeaders)])
             var byUID: [UInt32: FetchedMessage] = [:]
             for message in fetched { if let uid = message.uid { byUID[uid] = message } }
-            var keywords = Set<String>()
-            for message in fetched {
-                for flag in message.flags ?? [] where LabelService.isLabelKeyword(flag) { keywords.insert(flag.rawValue) }
-            }
-            let known = try await labels.ensureLabels(account: account, keywords: keywords.sorted())
-            let labelIds = Dictionary(known.map { ($0.keyword.lowercased(), $0.id) }, uniquingKeysWith: { a, _ in a })
+            let labelIds = try await LabelService.labelIds(for: fetched.flatMap { $0.flags ?? [] }, account: account, store: labels)
             let items = window.compactMap { uid -> MailSummary? in
                 guard let message = byUID[uid], let meta = MailOrdering.meta(message) else { return nil }
                 let envelope = message.envelope

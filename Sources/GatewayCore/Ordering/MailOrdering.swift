@@ -176,42 +176,58 @@ public struct MailOrdering: Sendable {
         let validity = selected.uidValidity
         let previous = try await cache.sortKeySyncState(account: account, folderId: folder.id)
         let reset = previous?.uidValidity != validity || previous?.version != SortKeys.version
-        var keys = reset ? [:] : try await cache.sortKeys(account: account, folderId: folder.id)
-        // The server's answer is cut to the UIDs it has handed out (below UIDNEXT), as in
-        // syncMetadata: a wrong `SEARCH` answer of `1:4294967295` must neither stall the sync nor
-        // put messages that do not exist into a listing.
+        let keys = reset ? [:] : try await cache.sortKeys(account: account, folderId: folder.id)
         // UIDNEXT from STATUS: the SELECT answer's is stale once messages arrive in a selected mailbox.
         let uidNext = try await session.status(folder.mailbox, [.uidNext]).uidNext
+        return try await Self.syncOncePerMessage(
+            session: session, uidNext: uidNext, validity: validity, version: SortKeys.version, previous: previous, reset: reset,
+            known: keys, items: [.envelope, .internalDate, .rfc822Size], batch: metadataFetchBatch,
+            value: { SortKeys($0) ?? Self.fallbackKeys($0) },
+            // A message the server did not describe still belongs to the folder: it sorts with
+            // empty keys rather than vanishing from listings and ranges.
+            placeholder: SortKeys(subject: [], from: [], to: [], date: 0, size: 0),
+            apply: { reset, removed, added, state in
+                try await cache.applySortKeySync(
+                    account: account, folderId: folder.id, reset: reset, removed: removed, added: added, state: state)
+            })
+    }
+
+    /// Brings a folder's per-message values that never change for a message (sort keys, thread
+    /// headers) in step with the selected mailbox: the server's `UID SEARCH ALL` is cut to the UIDs
+    /// below UIDNEXT (a wrong answer of `1:4294967295` must neither stall the sync nor put messages
+    /// that do not exist into a listing), expunged UIDs are dropped, and only unknown ones are
+    /// fetched, in pieces of `batch`, each saved (`apply`) as it arrives. A message the server did
+    /// not describe gets `placeholder`. The state saved is (UIDVALIDITY, the larger of UIDNEXT and
+    /// the highest UID + 1, `version`).
+    static func syncOncePerMessage<Value: Sendable>(
+        session: any MailSession, uidNext: UInt32?, validity: UInt32, version: Int, previous: SortKeySyncState?, reset: Bool,
+        known: [UInt32: Value], items: [FetchItem], batch: Int, value: (FetchedMessage) -> Value, placeholder: Value,
+        apply: (_ reset: Bool, _ removed: [UInt32], _ added: [UInt32: Value], _ state: SortKeySyncState) async throws -> Void
+    ) async throws -> [UInt32: Value] {
+        var values = known
         var existing = try await session.uidSearch(.all)
         if let uidNext {
             existing = uidNext > 1 ? existing.intersection(UIDSet(ranges: [1...(uidNext - 1)])) : UIDSet()
         }
-        let removed = keys.keys.filter { !existing.contains($0) }
-        for uid in removed { keys[uid] = nil }
-        let missing = existing.subtracting(UIDSet(keys.keys))
-        let state = SortKeySyncState(uidValidity: validity, uidNext: (existing.max ?? 0) + 1)
-        let pieces = missing.split(maxCount: metadataFetchBatch)
+        let removed = values.keys.filter { !existing.contains($0) }
+        for uid in removed { values[uid] = nil }
+        let missing = existing.subtracting(UIDSet(values.keys))
+        let state = SortKeySyncState(uidValidity: validity, uidNext: max(uidNext ?? 1, (existing.max ?? 0) + 1), version: version)
+        let pieces = missing.split(maxCount: batch)
         if pieces.isEmpty, reset || !removed.isEmpty || previous != state {
-            try await cache.applySortKeySync(
-                account: account, folderId: folder.id, reset: reset, removed: removed, added: [:], state: state)
+            try await apply(reset, removed, [:], state)
         }
         for (index, piece) in pieces.enumerated() {
-            var added: [UInt32: SortKeys] = [:]
-            for message in try await session.uidFetch(piece, [.envelope, .internalDate, .rfc822Size]) {
+            var added: [UInt32: Value] = [:]
+            for message in try await session.uidFetch(piece, items) {
                 guard let uid = message.uid, piece.contains(uid) else { continue }
-                added[uid] = SortKeys(message) ?? Self.fallbackKeys(message)
+                added[uid] = value(message)
             }
-            // A message the server did not describe still belongs to the folder: it sorts with
-            // empty keys rather than vanishing from listings and ranges.
-            for uid in piece.values where added[uid] == nil {
-                added[uid] = SortKeys(subject: [], from: [], to: [], date: 0, size: 0)
-            }
-            try await cache.applySortKeySync(
-                account: account, folderId: folder.id, reset: reset && index == 0, removed: index == 0 ? removed : [],
-                added: added, state: state)
-            keys.merge(added) { _, new in new }
+            for uid in piece.values where added[uid] == nil { added[uid] = placeholder }
+            try await apply(reset && index == 0, index == 0 ? removed : [], added, state)
+            values.merge(added) { _, new in new }
         }
-        return keys
+        return values
     }
 
     /// Keys from what a partial FETCH answer gave (envelope, internal date or size missing).

@@ -61,6 +61,14 @@ class Gateway:
                     return int(line.split()[1]) / 1024
         return 0.0
 
+    def peak_rss_mb(self):
+        """Peak resident memory of the gateway process so far (VmHWM), in MB."""
+        with open(f"/proc/{self.process.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        return 0.0
+
     def folder_id(self, name):
         folders, _ = self.get("/api/v1/folders")
         return next(f["id"] for f in folders["items"] if f["name"] == name)

@@ -8,7 +8,8 @@ UID COPY, UID MOVE, UID EXPUNGE, LOGOUT) for the gateway and IMAPConnection to w
 honestly by default, and wrongly in the way `--scenario` names:
 
   normal               an honest server
-  esearch-all          every UID SEARCH answers `* ESEARCH (TAG ...) UID ALL 1:4294967295`
+  esearch-all          every UID SEARCH answers `* ESEARCH (TAG ...) UID ALL 1:4294967295`; it
+                       also offers SEARCHRES, so a saved result (`RETURN (SAVE ALL)`) is that too
   search-extra         no ESEARCH; every UID SEARCH answers `* SEARCH` with thousands of UIDs
                        never asked about (besides those that exist)
   copyuid-foreign      UID COPY / UID MOVE report COPYUID naming UIDs never asked about
@@ -263,6 +264,8 @@ class Session(socketserver.StreamRequestHandler):
         caps = ["IMAP4rev1", "LITERAL+", "SASL-IR", "AUTH=PLAIN", "UIDPLUS", "MOVE", "SPECIAL-USE", "UNSELECT", "ENABLE"]
         if Options.scenario != "search-extra":
             caps.append("ESEARCH")
+        if Options.scenario == "esearch-all":
+            caps.append("SEARCHRES")
         if not self.tls:
             caps.append("STARTTLS")
         return " ".join(caps)
@@ -414,7 +417,7 @@ class Session(socketserver.StreamRequestHandler):
             largest = box.uids[-1] if box.uids else 0
             found = list(box.uids)
             for i, part in enumerate(parts):
-                if part.upper() == "UID" and i + 1 < len(parts):
+                if part.upper() == "UID" and i + 1 < len(parts) and parts[i + 1] != "$":
                     asked = set(parse_uid_set(parts[i + 1], max(largest, 1)))
                     found = [uid for uid in found if uid in asked]
                 elif part.upper() == "DELETED":

@@ -15,6 +15,7 @@ gets it done. Behind this proxy the refused capabilities are really gone:
   STARTTLS and COMPRESS are always removed (the proxy reads plaintext only);
 * a command that needs a refused capability is answered `<tag> BAD ...` by the proxy and never
   reaches the server: SORT/THREAD (also UID ...), SEARCH/SORT with RETURN (ESEARCH/ESORT),
+  SEARCH with RETURN (SAVE) and any command acting on `$` (SEARCHRES),
   SELECT/EXAMINE with (CONDSTORE) or (QRESYNC ...), FETCH with MODSEQ or (CHANGEDSINCE n)
   / VANISHED, STORE with (UNCHANGEDSINCE n), STATUS with HIGHESTMODSEQ, SEARCH/SORT on MODSEQ,
   MOVE/UID MOVE, UID EXPUNGE (UIDPLUS), LIST with RETURN (SPECIAL-USE) / (STATUS ...) /
@@ -62,7 +63,7 @@ IMPLIED = {
     "SORT": {"ESORT", "CONTEXT=SORT"},
     "CONDSTORE": {"QRESYNC"},
     "ENABLE": {"QRESYNC", "UTF8=ACCEPT"},
-    "ESEARCH": {"CONTEXT=SEARCH", "CONTEXT=SORT"},
+    "ESEARCH": {"CONTEXT=SEARCH", "CONTEXT=SORT", "SEARCHRES"},
     "LIST-EXTENDED": {"LIST-STATUS"},
     "LITERAL+": {"LITERAL-"},
     "SPECIAL-USE": {"CREATE-SPECIAL-USE"},
@@ -305,6 +306,8 @@ def refusal(tokens, refused, complete=True):
             return "SASL-IR"
     if not complete:
         return None
+    if "SEARCHRES" in refused and "$" in atoms(args):
+        return "SEARCHRES"
     if name in ("SELECT", "EXAMINE"):
         for option in args[1:]:
             found = atoms(option)
@@ -332,6 +335,8 @@ def refusal(tokens, refused, complete=True):
             needed = "ESEARCH" if name == "SEARCH" else "ESORT"
             if needed in refused:
                 return needed
+            if name == "SEARCH" and len(args) > 1 and "SAVE" in atoms(args[1]) and "SEARCHRES" in refused:
+                return "SEARCHRES"
         if "CONDSTORE" in refused and search_uses_modseq(args):
             return "CONDSTORE"
     elif name in ("LIST", "LSUB") and args:

@@ -33,8 +33,8 @@ public struct GatewayConfiguration: Sendable {
     public var deleteToTrash = true
     public var asyncThreshold = 1000
     public var jobs = JobService.Configuration()
-    /// UIDs per chunk of a job.
-    public var jobChunkSize = 1000
+    /// UIDs per chunk of a job (`jobs.chunkSize`): one IMAP command each where the server offers SEARCHRES.
+    public var jobChunkSize = 10_000
     /// Most mail IDs one batch request may name.
     public var maxItems = 100_000
     /// Most ranges one batch request may name.
@@ -43,6 +43,8 @@ public struct GatewayConfiguration: Sendable {
     public var maxListLimit = 1000
     /// Most messages one metadata `UID FETCH` of a listing asks about (`listing.metadataFetchBatch`).
     public var metadataFetchBatch = 5000
+    /// How long listings and batches reuse a LIST of the account's folders (`listing.folderListSeconds`; 0: every request).
+    public var folderListAge: Duration = .seconds(5)
     /// Largest request body, in octets.
     public var maxBodySize = 8 << 20
     public var authMode = AuthMode.password
@@ -85,7 +87,7 @@ public struct GatewayConfiguration: Sendable {
         return MailboxEngine.Configuration(
             batch: MailBatchExecutor.Configuration(
                 deleteToTrash: deleteToTrash, maxItems: maxItems, asyncThreshold: asyncThreshold, jobChunkSize: jobChunkSize),
-            jobs: jobs, metadataFetchBatch: metadataFetchBatch, loginThrottle: loginThrottle,
+            jobs: jobs, metadataFetchBatch: metadataFetchBatch, loginThrottle: loginThrottle, folderListAge: folderListAge,
             resumeCredentials: { account in
                 master.map { AccountCredentials(user: account, masterUser: $0.user, masterPassword: $0.password) }
             })
@@ -123,6 +125,7 @@ public struct GatewayConfiguration: Sendable {
         require(jobs.retention >= .zero, "jobs.retentionSeconds", "must not be negative")
         require(maxListLimit >= 1, "listing.maxLimit", "must be at least 1")
         require(metadataFetchBatch >= 1, "listing.metadataFetchBatch", "must be at least 1")
+        require(folderListAge >= .zero && folderListAge <= .seconds(3600), "listing.folderListSeconds", "must be 0-3600")
         require(maxBodySize >= 1024, "http.maxBodySize", "must be at least 1024 octets")
         require(sessionIdleTimeout > .zero, "auth.sessionIdleTimeout", "must be positive")
         require(sessionLifetime > .zero, "auth.sessionLifetime", "must be positive")

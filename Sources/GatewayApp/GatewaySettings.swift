@@ -53,6 +53,7 @@ public struct GatewaySettings: Sendable {
         gateway.maxRanges = reader.int(forKey: "batch.maxRanges", default: gateway.maxRanges)
         gateway.maxListLimit = reader.int(forKey: "listing.maxLimit", default: gateway.maxListLimit)
         gateway.metadataFetchBatch = reader.int(forKey: "listing.metadataFetchBatch", default: gateway.metadataFetchBatch)
+        gateway.folderListAge = .seconds(reader.int(forKey: "listing.folderListSeconds", default: 5))
         gateway.pool.maxConnectionsPerAccount = reader.int(forKey: "imap.pool.maxPerAccount", default: gateway.pool.maxConnectionsPerAccount)
         gateway.pool.maxConnectionsTotal = reader.int(forKey: "imap.pool.maxTotal", default: gateway.pool.maxConnectionsTotal)
         guard let mode = GatewayConfiguration.AuthMode(rawValue: reader.string(forKey: "auth.mode", default: "password")) else {

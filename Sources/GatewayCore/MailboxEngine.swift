@@ -35,19 +35,23 @@ public struct MailboxEngine: Sendable {
         /// Most messages one metadata `UID FETCH` asks about (`listing.metadataFetchBatch`).
         public var metadataFetchBatch: Int
         public var loginThrottle: LoginThrottle.Configuration
+        /// How long listings and batches reuse a LIST of the account's folders (`listing.folderListSeconds`);
+        /// zero lists on every request.
+        public var folderListAge: Duration
         /// Credentials to resume an account's jobs with when its own are not known (a master user
         /// acting for the account), or nil.
         public var resumeCredentials: @Sendable (String) -> AccountCredentials?
 
         public init(
             batch: MailBatchExecutor.Configuration = .init(), jobs: JobService.Configuration = .init(), metadataFetchBatch: Int = 5000,
-            loginThrottle: LoginThrottle.Configuration = .init(),
+            loginThrottle: LoginThrottle.Configuration = .init(), folderListAge: Duration = .seconds(5),
             resumeCredentials: @escaping @Sendable (String) -> AccountCredentials? = { _ in nil }
         ) {
             self.batch = batch
             self.jobs = jobs
             self.metadataFetchBatch = metadataFetchBatch
             self.loginThrottle = loginThrottle
+            self.folderListAge = folderListAge
             self.resumeCredentials = resumeCredentials
         }
     }
@@ -74,14 +78,15 @@ public struct MailboxEngine: Sendable {
         self.metrics = metrics
         self.jobs = jobs
         self.sessions = ports.sessions
+        let folderLists = FolderListCache(store: ports.folders, maxAge: configuration.folderListAge)
         batches = MailBatchExecutor(
-            mailServer: ports.mailServer, folders: ports.folders, labels: ports.labels, ordering: ordering, jobs: jobs,
+            mailServer: ports.mailServer, folderLists: folderLists, labels: ports.labels, ordering: ordering, jobs: jobs,
             configuration: configuration.batch, logger: logger)
-        listing = MailListing(mailServer: ports.mailServer, folders: ports.folders, labels: ports.labels, ordering: ordering)
+        listing = MailListing(mailServer: ports.mailServer, folderLists: folderLists, labels: ports.labels, ordering: ordering)
         let index = ConversationIndex(cache: ports.conversationCache, ordering: ordering, fetchBatch: configuration.metadataFetchBatch)
         conversations = ConversationListing(mailServer: ports.mailServer, folders: ports.folders, labels: ports.labels, index: index)
         conversationBatches = ConversationBatchExecutor(mailServer: ports.mailServer, listing: conversations, executor: batches)
-        folders = FolderService(mailServer: ports.mailServer, store: ports.folders)
+        folders = FolderService(mailServer: ports.mailServer, folderLists: folderLists)
         labels = LabelService(mailServer: ports.mailServer, folders: ports.folders, store: ports.labels, logger: logger)
         authenticator = Authenticator(
             mailServer: ports.mailServer, sessions: ports.sessions, jobs: jobs, throttle: configuration.loginThrottle)

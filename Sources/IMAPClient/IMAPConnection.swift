@@ -229,6 +229,13 @@ public final class IMAPConnection: Sendable {
 
     /// Runs a UID-set command as several commands when one line would exceed the configured limit,
     /// one after the other; returns every result. A failure stops at that piece.
+    ///
+    /// A command that changes messages (STORE, COPY, MOVE, EXPUNGE) stays one command where the
+    /// server offers SEARCHRES (RFC 5182): its set is first kept on the server as `$` by
+    /// line-sized `UID SEARCH RETURN (SAVE)` commands, then the command acts on `$`. Servers spend
+    /// most of an expunging command's time per command, not per message (SPEC §7: ten `UID MOVE`s
+    /// of 200 cost 5.7–8.7 times one of 2,000), and a sparse set of 10,000 UIDs needs about eight
+    /// lines of 8,192 octets.
     func executeSplit(_ command: Command) async throws -> [CommandResult] {
         let pieces: [Command]
         do {
@@ -236,10 +243,52 @@ public final class IMAPConnection: Sendable {
         } catch {
             throw IMAPError.invalidCommand(error)
         }
+        if pieces.count > 1, let set = command.uidSet, command.changesMessages,
+            capabilities.contains(.searchRes), capabilities.contains(.esearch)
+        {
+            if let results = try await executeOnSavedResult(command, set: set) { return results }
+        }
         var results: [CommandResult] = []
         results.reserveCapacity(pieces.count)
         for piece in pieces { results.append(try await execute(piece)) }
         return results
+    }
+
+    /// Keeps `set` on the server as `$` (the first piece plain, each further one `OR UID $ UID <piece>`,
+    /// the last returning the whole of `$`), checks that the server kept only UIDs of `set`, and runs
+    /// `command` on `$`. Nothing runs when none of `set` exists. Nil when the server refused to
+    /// keep the result (the caller then sends the pieces).
+    private func executeOnSavedResult(_ command: Command, set: UIDSet) async throws -> [CommandResult]? {
+        let saving = Command.uidSearch(.or(.savedResult, .uid(set)), returning: [.save, .all])
+        let pieces: [UIDSet]
+        do {
+            pieces = try CommandEncoder().split(saving, maxLineLength: server.maxCommandLineLength).compactMap(\.uidSet)
+        } catch {
+            throw IMAPError.invalidCommand(error)
+        }
+        var saved = UIDSet()
+        for (index, piece) in pieces.enumerated() {
+            let last = index == pieces.count - 1
+            let key: SearchKey = index == 0 ? .uid(piece) : .or(.savedResult, .uid(piece))
+            let result: CommandResult
+            do {
+                result = try await execute(.uidSearch(key, returning: last ? [.save, .all] : [.save]))
+            } catch IMAPError.commandFailed(let name, let status, let text) {
+                logger.info(
+                    "the server refused to save a search result; sending the command in pieces",
+                    metadata: ["command": "\(name)", "status": "\(status)", "text": "\(text)"])
+                return nil
+            }
+            if last {
+                for case .esearch(let answer) in result.untagged { saved = saved.union(answer.all ?? UIDSet()) }
+            }
+        }
+        guard saved.subtracting(set).isEmpty else {
+            throw IMAPError.protocolViolation(
+                "the server's saved search result holds UIDs that were not asked about (\(saved.subtracting(set)))")
+        }
+        guard !saved.isEmpty else { return [] }
+        return [try await execute(.onSavedResult(command))]
     }
 
     public func noop() async throws { try await execute(.noop) }

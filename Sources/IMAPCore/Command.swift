@@ -28,6 +28,10 @@ public enum Command: Hashable, Sendable {
     case uidCopy(UIDSet, MailboxName)
     case uidMove(UIDSet, MailboxName)
     case uidExpunge(UIDSet)
+    /// A `UID STORE`, `UID COPY`, `UID MOVE` or `UID EXPUNGE` acting on `$`, the messages the last
+    /// `UID SEARCH RETURN (SAVE)` of this connection kept (RFC 5182), instead of on its own UID set:
+    /// one command for a set too long for one line.
+    indirect case onSavedResult(Command)
 
     /// The command's name, for logs and errors (`UID MOVE`).
     public var name: String {
@@ -57,6 +61,7 @@ public enum Command: Hashable, Sendable {
         case .uidCopy: "UID COPY"
         case .uidMove: "UID MOVE"
         case .uidExpunge: "UID EXPUNGE"
+        case .onSavedResult(let command): command.name
         }
     }
 
@@ -71,7 +76,18 @@ public enum Command: Hashable, Sendable {
             set
         case .uidSearch(.and(let keys), _):
             keys.first?.uidCriterion
+        case .uidSearch(.or(.savedResult, .uid(let set)), _):
+            // `UID SEARCH RETURN (SAVE) OR UID $ UID <set>`: adds `set` to the saved result piece by piece.
+            set
         default: nil
+        }
+    }
+
+    /// Whether the command changes messages (flags, copies, moves, expunges) rather than reading them.
+    public var changesMessages: Bool {
+        switch self {
+        case .uidStore, .uidCopy, .uidMove, .uidExpunge, .onSavedResult: true
+        default: false
         }
     }
 
@@ -87,6 +103,7 @@ public enum Command: Hashable, Sendable {
         case .uidSearch(.uid, let returning): .uidSearch(.uid(set), returning: returning)
         case .uidSearch(.and(let keys), let returning) where keys.first?.uidCriterion != nil:
             .uidSearch(.and([.uid(set)] + keys.dropFirst()), returning: returning)
+        case .uidSearch(.or(.savedResult, .uid), let returning): .uidSearch(.or(.savedResult, .uid(set)), returning: returning)
         default: self
         }
     }
@@ -154,6 +171,8 @@ public enum SearchReturn: Hashable, Sendable {
     case max
     case count
     case all
+    /// Keep the result on the server as `$` (RFC 5182 SEARCHRES).
+    case save
     /// 1-based positions, e.g. `1:100`; negative counts from the end.
     case partial(ClosedRange<Int32>)
 }
@@ -162,6 +181,8 @@ public enum SearchReturn: Hashable, Sendable {
 public indirect enum SearchKey: Hashable, Sendable {
     case all
     case uid(UIDSet)
+    /// `UID $`: the messages the last `SEARCH RETURN (SAVE)` kept (RFC 5182).
+    case savedResult
     case seen
     case unseen
     case flagged

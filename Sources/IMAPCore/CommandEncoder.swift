@@ -149,6 +149,21 @@ public struct CommandEncoder: Sendable {
             try w.mailbox(mailbox)
         case .uidExpunge(let set):
             w.raw("UID EXPUNGE \(set)")
+        case .onSavedResult(let inner):
+            switch inner {
+            case .uidStore(_, let operation, let flags, let silent, let unchangedSince):
+                w.raw("UID STORE $ ")
+                if let unchangedSince { w.raw("(UNCHANGEDSINCE \(unchangedSince)) ") }
+                w.raw(operation.rawValue + (silent ? ".SILENT " : " "))
+                try w.flagList(flags)
+            case .uidCopy(_, let mailbox), .uidMove(_, let mailbox):
+                w.raw("\(inner.name) $ ")
+                try w.mailbox(mailbox)
+            case .uidExpunge:
+                w.raw("UID EXPUNGE $")
+            default:
+                throw .invalidArgument(field: "command", reason: "\(inner.name) cannot act on a saved search result")
+            }
         }
         return w.finish()
     }
@@ -160,6 +175,7 @@ public struct CommandEncoder: Sendable {
             case .max: "MAX"
             case .count: "COUNT"
             case .all: "ALL"
+            case .save: "SAVE"
             case .partial(let range): "PARTIAL \(range.lowerBound):\(range.upperBound)"
             }
         }.joined(separator: " ")
@@ -279,6 +295,7 @@ public struct CommandEncoder: Sendable {
             switch key {
             case .all: raw("ALL")
             case .uid(let set): raw("UID \(set.isEmpty ? "0" : set.description)")
+            case .savedResult: raw("UID $")
             case .seen: raw("SEEN")
             case .unseen: raw("UNSEEN")
             case .flagged: raw("FLAGGED")

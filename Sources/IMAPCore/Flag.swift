@@ -51,6 +51,7 @@ public struct Capability: Hashable, Sendable, CustomStringConvertible {
     public static let sortDisplay = Capability("SORT=DISPLAY")
     public static let esort = Capability("ESORT")
     public static let esearch = Capability("ESEARCH")
+    public static let searchRes = Capability("SEARCHRES")
     public static let threadReferences = Capability("THREAD=REFERENCES")
     public static let condStore = Capability("CONDSTORE")
     public static let qresync = Capability("QRESYNC")

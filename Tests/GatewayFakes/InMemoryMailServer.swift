@@ -625,6 +625,7 @@ final class InMemoryMailSession: MailSession {
         switch key {
         case .all: true
         case .uid(let set): set.contains(message.uid)
+        case .savedResult: false  // only the IMAP client sends `UID $`, below this port; the fake keeps none
         case .seen: message.has(.seen)
         case .unseen: !message.has(.seen)
         case .flagged: message.has(.flagged)

@@ -33,13 +33,19 @@ struct UpstreamFailureTests {
         /// `{F}`: INBOX's folder ID.
         var path: String
         var body: String?
+        /// The request's first IMAP command whose failure fails the request: LIST, except where a
+        /// recent LIST is reused (a listing: STATUS; a flag change: the `UID SEARCH` after the SELECT,
+        /// since a SELECT refused fails only that folder's items).
+        var firstCommand: FakeCommandKind = .list
     }
 
     static let endpoints: [Endpoint] = [
         Endpoint(name: "folders", method: .get, path: "/api/v1/folders"),
-        Endpoint(name: "mails", method: .get, path: "/api/v1/mails?folderId={F}"),
+        Endpoint(name: "mails", method: .get, path: "/api/v1/mails?folderId={F}", firstCommand: .status),
         Endpoint(name: "labels", method: .get, path: "/api/v1/labels"),
-        Endpoint(name: "update", method: .post, path: "/api/v1/batch/mails/update", body: #"{"ids": {IDS}, "isFlagged": true}"#),
+        Endpoint(
+            name: "update", method: .post, path: "/api/v1/batch/mails/update", body: #"{"ids": {IDS}, "isFlagged": true}"#,
+            firstCommand: .search),
         Endpoint(name: "move", method: .post, path: "/api/v1/batch/mails/move", body: #"{"ids": {IDS}, "destinationFolderId": "{A}"}"#),
     ]
 
@@ -51,7 +57,7 @@ struct UpstreamFailureTests {
 
     static let cases: [Case] = failures.flatMap { failure in endpoints.map { Case(failure: failure, endpoint: $0) } }
 
-    /// The failure strikes the first command of the request (every endpoint LISTs first).
+    /// The failure strikes the first command of the request that can fail it.
     @Test(arguments: cases)
     func upstreamFailureIsMappedAndChangesNothing(_ testCase: Case) async throws {
         try await TestGateway.run(setUp: { $0.seed(alice, "INBOX", count: 2) }) { gw in
@@ -61,7 +67,7 @@ struct UpstreamFailureTests {
             let body = testCase.endpoint.body.map {
                 $0.replacingOccurrences(of: "{IDS}", with: jsonArray(ids)).replacingOccurrences(of: "{A}", with: archiveId)
             }
-            gw.server.inject(FakeFault(kind: .list, timing: .before, error: testCase.failure.error))
+            gw.server.inject(FakeFault(kind: testCase.endpoint.firstCommand, timing: .before, error: testCase.failure.error))
             let before = gw.snapshot()
             let reply = try await gw.request(testCase.endpoint.method, path, body: body)
             #expect(reply.status.code == testCase.failure.status, "\(reply.text)")

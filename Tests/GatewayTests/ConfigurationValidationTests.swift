@@ -64,6 +64,7 @@ struct ConfigurationValidationTests {
         Case(name: "port out of range", key: "http.port") { $0.httpPort = 70_000 },
         Case(name: "negative body size", key: "http.maxBodySize") { $0.maxBodySize = -1 },
         Case(name: "zero session idle time", key: "auth.sessionIdleTimeout") { $0.sessionIdleTimeout = .zero },
+        Case(name: "negative folder list age", key: "listing.folderListSeconds") { $0.folderListAge = .seconds(-1) },
         Case(name: "negative session lifetime", key: "auth.sessionLifetime") { $0.sessionLifetime = .seconds(-1) },
         Case(name: "zero sessions per account", key: "auth.maxSessionsPerAccount") { $0.maxSessionsPerAccount = 0 },
         Case(name: "zero throttle burst", key: "auth.throttle.perUserBurst") { $0.loginThrottle.perUser.burst = 0 },

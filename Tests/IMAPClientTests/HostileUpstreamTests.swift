@@ -30,6 +30,30 @@ import Testing
         }
     }
 
+    /// A set too long for one line is kept on the server as `$` (RFC 5182) and acted on by one
+    /// command; a server whose saved result holds UIDs never asked about gets no command on `$`.
+    @Test func aSavedSearchResultWiderThanAskedIsNeverActedOn() async throws {
+        try await HostileIMAPServer.run("esearch-all") { server in
+            var configuration = server.configuration()
+            configuration.maxCommandLineLength = 1024
+            let connection = try await IMAPConnection.connect(to: configuration, logger: logger)
+            defer { connection.close() }
+            try await connection.login(HostileIMAPServer.credentials)
+            #expect(connection.capabilities.contains(.searchRes))
+            try await connection.select(.inbox)
+            let sparse = UIDSet(stride(from: UInt32(1), through: 1999, by: 2))
+            await #expect {
+                try await connection.uidMove(sparse, to: MailboxName("Dest"))
+            } throws: { error in
+                guard case IMAPError.protocolViolation(let text) = error else { return false }
+                return text.contains("not asked about")
+            }
+            let log = server.commandLog
+            #expect(log.contains { $0.contains("RETURN (SAVE") }, "the set was being saved")
+            #expect(!log.contains { $0.uppercased().contains("MOVE") }, "no MOVE, neither on $ nor in pieces")
+        }
+    }
+
     /// With the default limits, and a command deadline far away so that only the limit can stop it.
     @Test func endlessUntaggedDataFailsTheCommandAtTheResponseLimit() async throws {
         try await HostileIMAPServer.run("endless-untagged") { server in

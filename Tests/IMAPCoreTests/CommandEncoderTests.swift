@@ -141,9 +141,23 @@ private let encodings: [EncodingFixture] = [
     .init("UID MOVE", .uidMove([5, 6, 7, 9], MailboxName("Trash")), "A1 UID MOVE 5:7,9 \"Trash\"\r\n"),
     .init("UID MOVE non-ASCII destination", .uidMove([1], MailboxName("Entwürfe")), "A1 UID MOVE 1 \"Entw&APw-rfe\"\r\n"),
     .init("UID EXPUNGE", .uidExpunge([1, 2, 3, 5]), "A1 UID EXPUNGE 1:3,5\r\n"),
+    .init("UID SEARCH saving its result", .uidSearch(.uid([1, 3]), returning: [.save]),
+          "A1 UID SEARCH RETURN (SAVE) CHARSET UTF-8 UID 1,3\r\n"),
+    .init("UID SEARCH adding to the saved result", .uidSearch(.or(.savedResult, .uid([7, 9])), returning: [.save, .all]),
+          "A1 UID SEARCH RETURN (SAVE ALL) CHARSET UTF-8 OR UID $ UID 7,9\r\n"),
+    .init("UID MOVE on the saved result", .onSavedResult(.uidMove([1, 3], MailboxName("Trash"))), "A1 UID MOVE $ \"Trash\"\r\n"),
+    .init("UID COPY on the saved result", .onSavedResult(.uidCopy([1], MailboxName("Entwürfe"))),
+          "A1 UID COPY $ \"Entw&APw-rfe\"\r\n"),
+    .init("UID STORE on the saved result", .onSavedResult(.uidStore([1], .add, flags: [.deleted], silent: true, unchangedSince: nil)),
+          "A1 UID STORE $ +FLAGS.SILENT (\\Deleted)\r\n"),
+    .init("UID EXPUNGE on the saved result", .onSavedResult(.uidExpunge([1, 2])), "A1 UID EXPUNGE $\r\n"),
 ]
 
 private let refusals: [RefusalFixture] = [
+    .init("FETCH on a saved result", .onSavedResult(.uidFetch([1], [.flags], changedSince: nil)),
+          .invalidArgument(field: "command", reason: "UID FETCH cannot act on a saved search result")),
+    .init("LF in the destination of a MOVE on a saved result", .onSavedResult(.uidMove([1], MailboxName("Trash\n"))),
+          .forbiddenCharacter(field: "mailbox name")),
     .init("CR LF in username", .login(username: "alice\r\nA2 DELETE INBOX", password: "x"),
           .forbiddenCharacter(field: "username")),
     .init("LF in password", .login(username: "alice", password: "x\nA2 LOGOUT"), .forbiddenCharacter(field: "password")),
@@ -243,6 +257,30 @@ struct CommandEncoderTests {
         #expect(Command.noop.uidSet == nil)
         #expect(Command.uidExpunge([1, 2]).uidSet == [1, 2])
         #expect(Command.noop.replacingUIDSet([1]) == .noop)
+        #expect(Command.onSavedResult(.uidMove([1], .inbox)).name == "UID MOVE")
+        #expect(Command.onSavedResult(.uidMove([1], .inbox)).uidSet == nil, "a command on $ is never split")
+    }
+
+    /// The searches that build `$` piece by piece split like other UID-set commands: every piece
+    /// keeps `OR UID $`, fits the line, and together they name the whole set once.
+    @Test func savingSearchSplitsUnderTheLineLimit() throws {
+        let sparse = UIDSet(stride(from: UInt32(1), through: 20_000, by: 2))
+        let command = Command.uidSearch(.or(.savedResult, .uid(sparse)), returning: [.save, .all])
+        let pieces = try CommandEncoder().split(command, maxLineLength: 1024)
+        #expect(pieces.count > 10)
+        var union = UIDSet()
+        for piece in pieces {
+            guard case .uidSearch(.or(.savedResult, .uid(let set)), [.save, .all]) = piece else {
+                Issue.record("piece lost its form: \(piece)")
+                continue
+            }
+            #expect(union.intersection(set).isEmpty)
+            union = union.union(set)
+            #expect(try CommandEncoder().encode(piece, tag: String(repeating: "A", count: CommandEncoder.maxTagLength)).longestLineLength <= 1024)
+        }
+        #expect(union == sparse)
+        #expect(Command.onSavedResult(.uidStore([1], .add, flags: [.seen], silent: true, unchangedSince: nil)).changesMessages)
+        #expect(!command.changesMessages)
     }
 
     @Test func errorDescriptionsNameTheField() {

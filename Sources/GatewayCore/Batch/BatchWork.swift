@@ -194,7 +194,10 @@ struct BatchWork {
                     return ChunkResult(confirmed: confirmed.union(uids.subtracting(still)))
                 }
                 let result = Self.restrict(answer, to: uids)
-                let moved = result.newUIDs.isEmpty ? uids.subtracting(try await stillPresent(uids)) : result.copiedSourceUIDs
+                // On a resume, the interrupted attempt's MOVE may still have been running on the server
+                // and taken some of `uids` meanwhile (they are then gone, but not in this COPYUID).
+                let moved =
+                    result.newUIDs.isEmpty || resuming ? uids.subtracting(try await stillPresent(uids)) : result.copiedSourceUIDs
                 return ChunkResult(confirmed: confirmed.union(moved), newUIDs: result.newUIDs, destinationUIDValidity: result.uidValidity)
             }
             // COPY (also the first step of the MOVE fallback); on resume, skip what was already copied.

@@ -19,12 +19,14 @@ public struct MailBatchExecutor: Sendable {
         public var maxItems: Int
         /// Batches resolving to more items run as jobs.
         public var asyncThreshold: Int
-        /// UIDs per chunk of a job (progress is recorded per chunk).
+        /// UIDs per chunk of a job: one IMAP command each where the server offers SEARCHRES (else also
+        /// split by the line limit); progress is recorded per chunk. Large, because servers spend most
+        /// of an expunging command's time per command (SPEC §7).
         public var jobChunkSize: Int
 
         public init(
             deleteToTrash: Bool = true, maxUIDsPerCommand: Int = 5000, maxItems: Int = 100_000, asyncThreshold: Int = 1000,
-            jobChunkSize: Int = 1000
+            jobChunkSize: Int = 10_000
         ) {
             self.deleteToTrash = deleteToTrash
             self.maxUIDsPerCommand = maxUIDsPerCommand
@@ -41,7 +43,7 @@ public struct MailBatchExecutor: Sendable {
     }
 
     let mailServer: any MailServer
-    let folders: any FolderStore
+    let folderLists: FolderListCache
     let labels: any LabelStore
     let ordering: MailOrdering
     let jobs: JobService?
@@ -49,11 +51,11 @@ public struct MailBatchExecutor: Sendable {
     let logger: Logger
 
     public init(
-        mailServer: any MailServer, folders: any FolderStore, labels: any LabelStore, ordering: MailOrdering,
+        mailServer: any MailServer, folderLists: FolderListCache, labels: any LabelStore, ordering: MailOrdering,
         jobs: JobService? = nil, configuration: Configuration, logger: Logger
     ) {
         self.mailServer = mailServer
-        self.folders = folders
+        self.folderLists = folderLists
         self.labels = labels
         self.ordering = ordering
         self.jobs = jobs
@@ -78,7 +80,12 @@ public struct MailBatchExecutor: Sendable {
             case job(ids: [String], badStarts: [String])
         }
         let next: Next = try await mailServer.withSession(credentials) { session in
-            let directory = try await MailboxDirectory.load(session: session, store: folders, account: credentials.user)
+            // Flag and label changes may use a recent LIST; a copy, move or delete lists afresh, so
+            // its destination (or Trash) is checked against the server as it is now.
+            let directory =
+                request.operation.changesFlagsOnly
+                ? try await folderLists.directory(session: session, account: credentials.user, covering: Self.folderIds(of: request))
+                : try await folderLists.list(session: session, account: credentials.user)
             let (ids, badStarts) = try await resolve(request, directory: directory, account: credentials.user, session: session)
             let plan = BatchPlan(ids: ids)
             var work = BatchWork(
@@ -204,6 +211,13 @@ public struct MailBatchExecutor: Sendable {
                     MailID(folderId: destinationId, uidValidity: validity, uid: new).encoded
             }
         }
+    }
+
+    /// The folders of a batch's IDs and range starts.
+    static func folderIds(of request: MailBatchRequest) -> Set<String> {
+        var ids = Set(request.ids.compactMap { MailID($0)?.folderId })
+        for range in request.ranges { if let start = MailID(range.start) { ids.insert(start.folderId) } }
+        return ids
     }
 
     /// The keyword of a label operation (404 for an unknown label), checked before any IMAP work.

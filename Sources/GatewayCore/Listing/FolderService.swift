@@ -4,11 +4,11 @@ import IMAPCore
 /// LIST-STATUS where offered; `STATUS=SIZE` only where the server has it).
 public struct FolderService: Sendable {
     let mailServer: any MailServer
-    let store: any FolderStore
+    let folderLists: FolderListCache
 
-    public init(mailServer: any MailServer, store: any FolderStore) {
+    public init(mailServer: any MailServer, folderLists: FolderListCache) {
         self.mailServer = mailServer
-        self.store = store
+        self.folderLists = folderLists
     }
 
     /// The account's selectable folders, with STATUS MESSAGES, UNSEEN and SIZE where known, and
@@ -19,7 +19,7 @@ public struct FolderService: Sendable {
         try await mailServer.withSession(credentials) { session in
             var items: [StatusItem] = [.messages, .unseen]
             if session.capabilities.contains(Capability("STATUS=SIZE")) { items.append(.size) }
-            let directory = try await MailboxDirectory.load(session: session, store: store, account: credentials.user, status: items)
+            let directory = try await folderLists.list(session: session, account: credentials.user, status: items)
             var ancestors: Set<String> = []
             for folder in directory.folders where folder.selectable {
                 var parent = folder.parentId

@@ -30,13 +30,13 @@ public struct MailPage: Hashable, Sendable {
 /// window's messages fetched in one `UID FETCH`.
 public struct MailListing: Sendable {
     let mailServer: any MailServer
-    let folders: any FolderStore
+    let folderLists: FolderListCache
     let labels: any LabelStore
     let ordering: MailOrdering
 
-    public init(mailServer: any MailServer, folders: any FolderStore, labels: any LabelStore, ordering: MailOrdering) {
+    public init(mailServer: any MailServer, folderLists: FolderListCache, labels: any LabelStore, ordering: MailOrdering) {
         self.mailServer = mailServer
-        self.folders = folders
+        self.folderLists = folderLists
         self.labels = labels
         self.ordering = ordering
     }
@@ -46,12 +46,30 @@ public struct MailListing: Sendable {
     ) async throws -> MailPage {
         let account = credentials.user
         return try await mailServer.withSession(credentials) { session in
-            let directory = try await MailboxDirectory.load(session: session, store: folders, account: account)
-            guard let folder = directory.folder(id: folderId) else {
-                throw GatewayError.notFound("folderNotFound", "no folder with id \(folderId)", field: "folderId")
+            func lookUp(fresh: Bool) async throws -> FolderInfo {
+                let directory =
+                    fresh
+                    ? try await folderLists.list(session: session, account: account)
+                    : try await folderLists.directory(session: session, account: account, covering: [folderId])
+                guard let folder = directory.folder(id: folderId) else {
+                    throw GatewayError.notFound("folderNotFound", "no folder with id \(folderId)", field: "folderId")
+                }
+                guard folder.selectable else { throw GatewayError.folderNotSelectable(folder, field: "folderId") }
+                return folder
             }
-            guard folder.selectable else { throw GatewayError.folderNotSelectable(folder, field: "folderId") }
-            let (validity, uids) = try await ordering.uids(in: folder, order: order, account: account, session: session)
+            var folder = try await lookUp(fresh: false)
+            let validity: UInt32
+            let uids: [UInt32]
+            do {
+                (validity, uids) = try await ordering.uids(in: folder, order: order, account: account, session: session)
+            } catch let error as MailServerError where error.kind == .refused {
+                // The kept folder list may be out of date (the folder was deleted or renamed since): ask the
+                // server, and try again only if the folder now has another name.
+                let listed = try await lookUp(fresh: true)
+                guard listed.mailbox != folder.mailbox else { throw error }
+                folder = listed
+                (validity, uids) = try await ordering.uids(in: folder, order: order, account: account, session: session)
+            }
             let window = start < uids.count ? Array(uids[start..<min(uids.count, start + limit)]) : []
             guard !window.isEmpty else { return MailPage(totalItems: uids.count, order: order, items: []) }
             try await session.select(folder.mailbox)

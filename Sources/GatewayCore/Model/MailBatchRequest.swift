@@ -10,6 +10,14 @@ public enum MailBatchOperation: Hashable, Sendable, Codable {
     case conversationUpdate(isUnread: Bool?, isFlagged: Bool?)
     case addLabel(labelId: String)
     case removeLabel(labelId: String)
+
+    /// Whether the batch only changes flags (update, labels): no message leaves its folder.
+    public var changesFlagsOnly: Bool {
+        switch self {
+        case .copy, .move, .delete: false
+        case .update, .conversationUpdate, .addLabel, .removeLabel: true
+        }
+    }
 }
 
 /// `{start, limit}`: the `limit` items of the sorted listing that begin at the mail `start`.

@@ -34,7 +34,7 @@ public struct GatewayConfiguration: Sendable {
     public var asyncThreshold = 1000
     public var jobs = JobService.Configuration()
     /// UIDs per chunk of a job (`jobs.chunkSize`): one IMAP command each where the server offers SEARCHRES.
-    public var jobChunkSize = 10_000
+    public var jobChunkSize = 1000
     /// Most mail IDs one batch request may name.
     public var maxItems = 100_000
     /// Most ranges one batch request may name.

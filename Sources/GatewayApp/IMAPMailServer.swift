@@ -118,6 +118,7 @@ public struct IMAPMailSession: MailSession {
 
     public func splitToFitLine(_ uids: UIDSet, _ command: (UIDSet) -> Command) -> [UIDSet] {
         let whole = command(uids)
+        if connection.sendsWholeOnSavedResult(whole) { return [uids] }
         guard let pieces = try? CommandEncoder().split(whole, maxLineLength: connection.maxCommandLineLength) else { return [uids] }
         return pieces.compactMap(\.uidSet)
     }

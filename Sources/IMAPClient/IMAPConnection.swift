@@ -243,15 +243,19 @@ public final class IMAPConnection: Sendable {
         } catch {
             throw IMAPError.invalidCommand(error)
         }
-        if pieces.count > 1, let set = command.uidSet, command.changesMessages,
-            capabilities.contains(.searchRes), capabilities.contains(.esearch)
-        {
+        if pieces.count > 1, let set = command.uidSet, sendsWholeOnSavedResult(command) {
             if let results = try await executeOnSavedResult(command, set: set) { return results }
         }
         var results: [CommandResult] = []
         results.reserveCapacity(pieces.count)
         for piece in pieces { results.append(try await execute(piece)) }
         return results
+    }
+
+    /// Whether `command`, should its UID set not fit one line, is still sent as one command, on a
+    /// saved search result (it changes messages, and the server offers SEARCHRES and ESEARCH).
+    public func sendsWholeOnSavedResult(_ command: Command) -> Bool {
+        command.changesMessages && capabilities.contains(.searchRes) && capabilities.contains(.esearch)
     }
 
     /// Keeps `set` on the server as `$` (the first piece plain, each further one `OR UID $ UID <piece>`,

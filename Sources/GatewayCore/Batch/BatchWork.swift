@@ -79,7 +79,7 @@ struct BatchWork {
     }
 
     /// Plans one folder's items: one SELECT, a check of UIDVALIDITY (stale IDs fail), one
-    /// `UID SEARCH UID` (vanished IDs fail), then chunks of at most `maxUIDs` that each fit one line.
+    /// `UID SEARCH UID` (vanished IDs fail), then chunks of at most `maxUIDs` that are one command each.
     /// Items not in any chunk have failed.
     func plan(_ group: BatchPlan.FolderItems, directory: MailboxDirectory, maxUIDs: Int) async throws -> [BatchChunk] {
         guard let folder = directory.folder(id: group.folderId), folder.selectable else { return [] }

@@ -58,8 +58,9 @@ public protocol MailSession: Sendable {
     /// APPEND; the new message's UIDVALIDITY and UID when the server reports APPENDUID.
     func append(_ message: [UInt8], to mailbox: MailboxName, flags: [Flag]) async throws -> (uidValidity: UInt32, uid: UInt32)?
 
-    /// Cuts `uids` into sets that each fit one command line as `command` builds it (the server's
-    /// line limit is the adapter's business, not the engine's).
+    /// Cuts `uids` into the sets `command` is sent as, one command each: sets that each fit one
+    /// command line, or the whole set where the adapter sends a long one as one command (on a saved
+    /// search result). The server's line limit is the adapter's business, not the engine's.
     func splitToFitLine(_ uids: UIDSet, _ command: (UIDSet) -> Command) -> [UIDSet]
 }
 

@@ -34,7 +34,7 @@ public struct GatewayConfiguration: Sendable {
     public var asyncThreshold = 1000
     public var jobs = JobService.Configuration()
     /// UIDs per chunk of a job (`jobs.chunkSize`): one IMAP command each where the server offers SEARCHRES.
-    public var jobChunkSize = 1000
+    public var jobChunkSize = 10_000
     /// Most mail IDs one batch request may name.
     public var maxItems = 100_000
     /// Most ranges one batch request may name.
@@ -84,6 +84,8 @@ public struct GatewayConfiguration: Sendable {
     /// The engine's part; jobs resume as the master user when one is configured.
     public var engine: MailboxEngine.Configuration {
         let master: (user: String, password: String)? = masterUser.flatMap { user in masterPassword.map { (user, $0) } }
+        var jobs = self.jobs
+        jobs.resumeGuard = imap.commandTimeout
         return MailboxEngine.Configuration(
             batch: MailBatchExecutor.Configuration(
                 deleteToTrash: deleteToTrash, maxItems: maxItems, asyncThreshold: asyncThreshold, jobChunkSize: jobChunkSize),

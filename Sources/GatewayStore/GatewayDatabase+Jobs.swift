@@ -86,23 +86,25 @@ extension GatewayDatabase: JobStore {
         try await writer.read { db in
             let decoder = JSONDecoder()
             return try Row.fetchAll(
-                db, sql: "SELECT seq, chunk, state, destinationUIDNext FROM jobChunk WHERE jobKey = ? ORDER BY seq", arguments: [key]
+                db, sql: "SELECT seq, chunk, state, destinationUIDNext, startedAt FROM jobChunk WHERE jobKey = ? ORDER BY seq",
+                arguments: [key]
             ).map { row in
                 let stateName: String = row["state"]
                 guard let state = ChunkState(rawValue: stateName) else { throw StoreCorruption("chunk state \(stateName)") }
                 return JobChunkRecord(
                     seq: row["seq"], chunk: try decoder.decode(BatchChunk.self, from: Data((row["chunk"] as String).utf8)), state: state,
-                    destinationUIDNext: (row["destinationUIDNext"] as Int64?).map { UInt32(truncatingIfNeeded: $0) })
+                    destinationUIDNext: (row["destinationUIDNext"] as Int64?).map { UInt32(truncatingIfNeeded: $0) },
+                    startedAt: (row["startedAt"] as Double?).map { Date(timeIntervalSince1970: $0) })
             }
         }
     }
 
-    /// Marks a chunk started, with the destination's UIDNEXT seen just before (for copies).
+    /// Marks a chunk started now, with the destination's UIDNEXT seen just before (for copies).
     public func startJobChunk(key: String, seq: Int, destinationUIDNext: UInt32?) async throws {
         try await writer.write { db in
             try db.execute(
-                sql: "UPDATE jobChunk SET state = ?, destinationUIDNext = ? WHERE jobKey = ? AND seq = ?",
-                arguments: [ChunkState.started.rawValue, destinationUIDNext.map { Int64($0) }, key, seq])
+                sql: "UPDATE jobChunk SET state = ?, destinationUIDNext = ?, startedAt = ? WHERE jobKey = ? AND seq = ?",
+                arguments: [ChunkState.started.rawValue, destinationUIDNext.map { Int64($0) }, Date().timeIntervalSince1970, key, seq])
         }
     }
 

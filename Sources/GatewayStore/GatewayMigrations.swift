@@ -188,6 +188,13 @@ enum GatewayMigrations {
             }
         }
 
+        // v8: when a job chunk was started, so a resume can wait out the interrupted command.
+        migrator.registerMigration("v8-jobChunkStartedAt") { db in
+            try db.alter(table: "jobChunk") { t in
+                t.add(column: "startedAt", .real)
+            }
+        }
+
         // Add new migrations below this line; never edit the ones above.
 
         return migrator

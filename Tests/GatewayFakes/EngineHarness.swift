@@ -23,9 +23,12 @@ public struct EngineHarness: Sendable {
         return Logger(label: "GatewayFakes", factory: { _ in SwiftLogNoOpLogHandler() })
     }
 
-    /// Settings for tests: small pauses between job attempts, the rest as in the gateway.
+    /// Settings for tests: small pauses between job attempts, no wait before resuming a started chunk
+    /// (the fake carries out each command whole: nothing of an interrupted attempt runs on), the rest
+    /// as in the gateway.
     public static func configuration(
-        batch: MailBatchExecutor.Configuration = .init(), jobs: JobService.Configuration = .init(retryDelay: .milliseconds(10))
+        batch: MailBatchExecutor.Configuration = .init(),
+        jobs: JobService.Configuration = .init(retryDelay: .milliseconds(10), resumeGuard: .zero)
     ) -> MailboxEngine.Configuration {
         MailboxEngine.Configuration(batch: batch, jobs: jobs)
     }

@@ -109,7 +109,9 @@ struct TestGateway: Sendable {
         let harness = try EngineHarness(
             server: server, user: alice, password: alicePassword,
             configuration: MailboxEngine.Configuration(
-                batch: batch, jobs: .init(retryDelay: .milliseconds(10)), loginThrottle: loginThrottle))
+                batch: batch, jobs: .init(retryDelay: .milliseconds(10), resumeGuard: .zero), loginThrottle: loginThrottle,
+                // Long, so that a kept folder list never expires halfway through a test on a slow machine.
+                folderListAge: .seconds(600)))
         setUp(server)
         let router = GatewayAPI.buildRouter(engine: harness.engine, configuration: api)
         let app = Application(router: router, logger: quietLogger)

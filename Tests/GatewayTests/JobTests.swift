@@ -96,7 +96,10 @@ struct JobTests {
     }
 
     /// The gateway is SIGKILLed halfway through a 20,000-message move and started again: the job
-    /// resumes and completes; every message is in exactly one place, none twice, none lost.
+    /// resumes and completes; every message is in exactly one place, none twice, none lost. Chunks
+    /// of 10,000, so the kill lands during a `UID MOVE` that Dovecot finishes after the gateway is
+    /// gone: the resume must wait it out (here the 10 s command timeout) before it looks, or both
+    /// MOVEs copy the same messages (7,000 duplicates, seen before the wait existed).
     @Test func jobSurvivesSIGKILL() async throws {
         let bed = try TestBed.require()
         let source = TestBed.uniqueMailbox("GwKill")
@@ -111,7 +114,8 @@ struct JobTests {
 
         let database = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-kill-\(UUID().uuidString).sqlite").path
         let port = GatewayProcess.freePort()
-        var gateway = try GatewayProcess.start(bed: bed, port: port, database: database)
+        let settings = ["GATEWAY_JOBS_CHUNK_SIZE": "10000", "GATEWAY_IMAP_COMMAND_TIMEOUT_SECONDS": "10"]
+        var gateway = try GatewayProcess.start(bed: bed, port: port, database: database, environment: settings)
         let http = HTTPClient(port: port, user: dave.user, password: dave.password)
         try await http.waitUntilUp()
         let folders = try await http.folderIDs()
@@ -143,7 +147,7 @@ struct JobTests {
         let movedBeforeRestart = try await bed.search(dest, user: dave.user).count
         #expect(movedBeforeRestart > 0 && movedBeforeRestart < Self.count)
 
-        gateway = try GatewayProcess.start(bed: bed, port: port, database: database)
+        gateway = try GatewayProcess.start(bed: bed, port: port, database: database, environment: settings)
         defer { gateway.kill() }
         try await http.waitUntilUp()
         var final: [String: Any] = [:]
@@ -169,7 +173,8 @@ struct JobTests {
 struct GatewayProcess {
     let process: Process
 
-    static func start(bed: TestBed, port: Int, database: String) throws -> GatewayProcess {
+    /// Starts the debug binary; `environment` adds or overrides `GATEWAY_*` settings.
+    static func start(bed: TestBed, port: Int, database: String, environment extra: [String: String] = [:]) throws -> GatewayProcess {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let process = Process()
         process.executableURL = root.appendingPathComponent(".build/debug/mailbox-gateway")
@@ -180,6 +185,7 @@ struct GatewayProcess {
         environment["GATEWAY_IMAP_PORT"] = String(bed.port)
         environment["GATEWAY_DATABASE_PATH"] = database
         environment["GATEWAY_LOG_LEVEL"] = "warning"
+        environment.merge(extra) { _, new in new }
         process.environment = environment
         process.standardOutput = FileHandle.nullDevice
         try process.run()

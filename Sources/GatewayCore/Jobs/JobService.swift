@@ -28,16 +28,22 @@ public actor JobService {
         /// Pause before retrying a job after an upstream failure.
         public var retryDelay: Duration
         public var maxAttempts: Int
+        /// How long after a copy or move chunk was started a resume may look at the mailboxes: the
+        /// server may still be running the interrupted command (Dovecot finishes a `UID MOVE` whose
+        /// client died), and a resume overlapping it would transfer the same messages twice. The
+        /// IMAP command timeout: the longest the interrupted attempt would have waited for it.
+        public var resumeGuard: Duration
 
         public init(
             maxConcurrentJobs: Int = 4, maxJobsPerAccount: Int = 1, retention: Duration = .seconds(86_400),
-            retryDelay: Duration = .seconds(2), maxAttempts: Int = 5
+            retryDelay: Duration = .seconds(2), maxAttempts: Int = 5, resumeGuard: Duration = .seconds(120)
         ) {
             self.maxConcurrentJobs = maxConcurrentJobs
             self.maxJobsPerAccount = maxJobsPerAccount
             self.retention = retention
             self.retryDelay = retryDelay
             self.maxAttempts = maxAttempts
+            self.resumeGuard = resumeGuard
         }
     }
 
@@ -213,8 +219,9 @@ public actor JobService {
         while true {
             attempt += 1
             do {
-                try await JobRunner(key: key, ports: ports, configuration: executorConfiguration, logger: logger)
-                    .run(credentials: credentials)
+                try await JobRunner(
+                    key: key, ports: ports, configuration: executorConfiguration, resumeGuard: configuration.resumeGuard, logger: logger
+                ).run(credentials: credentials)
                 break
             } catch let error where Self.isAuthenticationFailure(error) {
                 // The password changed or was revoked: the job waits, unchanged, for the next
@@ -276,6 +283,8 @@ struct JobRunner {
     let key: String
     let ports: Ports
     let configuration: MailBatchExecutor.Configuration
+    /// See ``JobService/Configuration/resumeGuard``.
+    let resumeGuard: Duration
     let logger: Logger
 
     func run(credentials: AccountCredentials) async throws {
@@ -300,6 +309,9 @@ struct JobRunner {
             for stored in try await store.jobChunks(key: key) where stored.state != .done {
                 let chunk = stored.chunk
                 let resuming = stored.state == .started
+                if resuming, case .transfer = chunk.action, let startedAt = stored.startedAt {
+                    try await waitOutInterruptedCommand(startedAt: startedAt)
+                }
                 var destinationUIDNext = stored.destinationUIDNext
                 if !resuming {
                     if case .transfer(_, _, let mailbox, _) = chunk.action {
@@ -313,6 +325,17 @@ struct JobRunner {
             }
             try await store.completeJob(key: key, failed: [])
         }
+    }
+
+    /// Sleeps until `resumeGuard` after the interrupted chunk started, so the command it sent has
+    /// ended on the server before the mailboxes are read to re-derive what it did.
+    private func waitOutInterruptedCommand(startedAt: Date) async throws {
+        let elapsed = Date().timeIntervalSince(startedAt)
+        let guardSeconds = Double(resumeGuard.components.seconds) + Double(resumeGuard.components.attoseconds) / 1e18
+        let left = guardSeconds - max(0, elapsed)
+        guard left > 0 else { return }
+        logger.info("waiting for the interrupted chunk's command to end on the server", metadata: ["seconds": "\(Int(left.rounded(.up)))"])
+        try await Task.sleep(for: .seconds(left))
     }
 
     /// Finishes a job that cannot go on: every item not yet done is reported failed.

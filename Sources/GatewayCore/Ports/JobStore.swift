@@ -66,12 +66,15 @@ public struct JobChunkRecord: Hashable, Sendable {
     public var state: ChunkState
     /// The destination's UIDNEXT seen just before a copy-like chunk started (resume evidence).
     public var destinationUIDNext: UInt32?
+    /// When the chunk was marked started (nil for chunks started before migration v8).
+    public var startedAt: Date?
 
-    public init(seq: Int, chunk: BatchChunk, state: ChunkState, destinationUIDNext: UInt32? = nil) {
+    public init(seq: Int, chunk: BatchChunk, state: ChunkState, destinationUIDNext: UInt32? = nil, startedAt: Date? = nil) {
         self.seq = seq
         self.chunk = chunk
         self.state = state
         self.destinationUIDNext = destinationUIDNext
+        self.startedAt = startedAt
     }
 }
 
@@ -89,7 +92,7 @@ public protocol JobStore: Sendable {
     /// clears the pending IDs, so planning happens exactly once.
     func planJob(key: String, chunks: [BatchChunk], failed: [String]) async throws
     func jobChunks(key: String) async throws -> [JobChunkRecord]
-    /// Marks a chunk started, with the destination's UIDNEXT seen just before (for copies).
+    /// Marks a chunk started now, with the destination's UIDNEXT seen just before (for copies).
     func startJobChunk(key: String, seq: Int, destinationUIDNext: UInt32?) async throws
     /// Marks a chunk done and adds its outcome to the job.
     func finishJobChunk(key: String, seq: Int, itemCount: Int, failed: [String]) async throws

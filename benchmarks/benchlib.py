@@ -55,17 +55,17 @@ class Gateway:
 
     def rss_mb(self):
         """Resident memory of the gateway process (VmRSS), in MB."""
-        with open(f"/proc/{self.process.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        return 0.0
+        return self._status_mb("VmRSS")
 
     def peak_rss_mb(self):
         """Peak resident memory of the gateway process so far (VmHWM), in MB."""
+        return self._status_mb("VmHWM")
+
+    def _status_mb(self, field):
+        """A kB field of /proc/PID/status of the gateway process, in MB (0 when absent)."""
         with open(f"/proc/{self.process.pid}/status") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024
         return 0.0
 

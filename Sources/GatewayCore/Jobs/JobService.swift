@@ -330,9 +330,7 @@ struct JobRunner {
     /// Sleeps until `resumeGuard` after the interrupted chunk started, so the command it sent has
     /// ended on the server before the mailboxes are read to re-derive what it did.
     private func waitOutInterruptedCommand(startedAt: Date) async throws {
-        let elapsed = Date().timeIntervalSince(startedAt)
-        let guardSeconds = Double(resumeGuard.components.seconds) + Double(resumeGuard.components.attoseconds) / 1e18
-        let left = guardSeconds - max(0, elapsed)
+        let left = resumeGuard / .seconds(1) - max(0, Date().timeIntervalSince(startedAt))
         guard left > 0 else { return }
         logger.info("waiting for the interrupted chunk's command to end on the server", metadata: ["seconds": "\(Int(left.rounded(.up)))"])
         try await Task.sleep(for: .seconds(left))

@@ -97,8 +97,8 @@ struct JobTests {
 
     /// The gateway is SIGKILLed halfway through a 20,000-message move and started again: the job
     /// resumes and completes; every message is in exactly one place, none twice, none lost. Chunks
-    /// of 10,000, so the kill lands during a `UID MOVE` that Dovecot finishes after the gateway is
-    /// gone: the resume must wait it out (here the 10 s command timeout) before it looks, or both
+    /// of 7,000 (three): the kill lands during the second `UID MOVE`, which the server finishes after
+    /// the gateway is gone, and the third is never sent, so the job is always unfinished at the kill: the resume must wait it out (here the 10 s command timeout) before it looks, or both
     /// MOVEs copy the same messages (7,000 duplicates, seen before the wait existed).
     @Test func jobSurvivesSIGKILL() async throws {
         let bed = try TestBed.require()
@@ -114,7 +114,7 @@ struct JobTests {
 
         let database = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-kill-\(UUID().uuidString).sqlite").path
         let port = GatewayProcess.freePort()
-        let settings = ["GATEWAY_JOBS_CHUNK_SIZE": "10000", "GATEWAY_IMAP_COMMAND_TIMEOUT_SECONDS": "10"]
+        let settings = ["GATEWAY_JOBS_CHUNK_SIZE": "7000", "GATEWAY_IMAP_COMMAND_TIMEOUT_SECONDS": "10"]
         var gateway = try GatewayProcess.start(bed: bed, port: port, database: database, environment: settings)
         let http = HTTPClient(port: port, user: dave.user, password: dave.password)
         try await http.waitUntilUp()

@@ -48,8 +48,11 @@ export SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH="${SWT_EXPERIMENTAL_MAXIMU
 #   6,000- and 8,000-message corpora), CPU-heavy in a debug build: beside the rest they kept both
 #   cores busy long enough for gateways under test in other suites to miss the read timeout;
 # - ConversationTests, about 100 listing requests against one account: beside the rest, one of
-#   them once missed that same timeout (a clean-clone run, 30 Nov 2026); alone it takes about 7 s.
-SEPARATE='GatewayTests\.(SortAgreementTests|ThreadAgreementTests|ConversationTests)'
+#   them once missed that same timeout (a clean-clone run, 30 Nov 2026); alone it takes about 7 s;
+# - LoginFloodTests, which compares a victim's median latency under a login flood with a quiet
+#   median: beside five other tests the two medians were taken under different loads (quiet 9 ms,
+#   flooded 81 ms in a clean-clone run, 30 Nov 2026), which says nothing about the throttle.
+SEPARATE='GatewayTests\.(SortAgreementTests|ThreadAgreementTests|ConversationTests|LoginFloodTests)'
 started=$SECONDS
 if [ "$#" -eq 0 ]; then
   swift test --skip "$SEPARATE"

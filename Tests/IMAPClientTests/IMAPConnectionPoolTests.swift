@@ -39,7 +39,10 @@ struct IMAPConnectionPoolTests {
     @Test func boundsConnectionsPerAccount() async throws {
         let bed = try TestBed.require()
         // What is checked is the peak of 2. The pool's clock stands still, so however loaded the
-        // machine, no waiting lease can time out (the default 10 s lease timeout stays).
+        // machine, no waiting lease can time out (the default 10 s lease timeout stays). Each body
+        // holds its connection until two bodies have run at once (a barrier, not a fixed sleep: under
+        // load the second LOGIN once ended after a 200 ms hold of the first, and the peak was 1),
+        // then 50 ms more, in which a pool ignoring its bound would let a third in.
         let pool = try pool(bed, perAccount: 2, clock: ManualPoolClock().clock)
         let gauge = Gauge()
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -48,7 +51,8 @@ struct IMAPConnectionPoolTests {
                     try await pool.withConnection(bed.bob) { connection in
                         await gauge.enter()
                         try await connection.noop()
-                        try await Task.sleep(for: .milliseconds(200))
+                        try await gauge.waitForPeak(2, atMost: .seconds(30))
+                        try await Task.sleep(for: .milliseconds(50))
                         await gauge.leave()
                     }
                 }
@@ -122,6 +126,15 @@ actor Gauge {
     }
 
     func leave() { current -= 1 }
+
+    /// Returns once `peak` has reached `target`, or after `limit` (the caller's expectations on
+    /// `peak` then tell).
+    func waitForPeak(_ target: Int, atMost limit: Duration) async throws {
+        let deadline = ContinuousClock.now + limit
+        while peak < target && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
 }
 
 /// A ``PoolClock`` the test moves by hand: time stands still until ``advance(by:)``, and sleepers

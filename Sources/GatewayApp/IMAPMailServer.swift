@@ -100,6 +100,10 @@ public struct IMAPMailSession: MailSession {
         _ = try await IMAPMailServer.mapping { try await connection.uidStore(uids, operation, flags: flags) }
     }
 
+    public func uidStoreReporting(_ uids: UIDSet, _ operation: StoreOperation, flags: [Flag]) async throws -> UIDSet {
+        try await IMAPMailServer.mapping { try await connection.uidStoreReporting(uids, operation, flags: flags) }
+    }
+
     public func uidCopy(_ uids: UIDSet, to mailbox: MailboxName) async throws -> CopyResult {
         try await IMAPMailServer.mapping { try await connection.uidCopy(uids, to: mailbox) }
     }

@@ -471,6 +471,31 @@ public final class IMAPConnection: Sendable {
         return modified
     }
 
+    /// Changes flags with a non-silent `UID STORE ±FLAGS` (split as needed) and returns the UIDs of
+    /// `uids` that the server answered with a FETCH whose FLAGS show the change: messages that exist
+    /// and now carry the flags (or no longer do). Servers answer at least for every message whose
+    /// flags changed (RFC 3501 §6.4.6; Dovecot for those only), so a UID not returned is missing or
+    /// was unchanged: the caller tells them apart if it needs to. A FETCH for another UID, without
+    /// a UID, or with FLAGS that contradict the change confirms nothing (SPEC §4).
+    public func uidStoreReporting(_ uids: UIDSet, _ operation: StoreOperation, flags: [Flag]) async throws -> UIDSet {
+        guard !uids.isEmpty else { return UIDSet() }
+        var reported: [UInt32] = []
+        for result in try await executeSplit(.uidStore(uids, operation, flags: flags, silent: false, unchangedSince: nil)) {
+            for case .fetch(_, let attributes) in result.untagged {
+                let message = FetchedMessage(sequenceNumber: 0, attributes: attributes)
+                guard let uid = message.uid, uids.contains(uid), let now = message.flags.map(Set.init) else { continue }
+                let shows: Bool =
+                    switch operation {
+                    case .add: flags.allSatisfy(now.contains)
+                    case .remove: !flags.contains(where: now.contains)
+                    case .replace: now == Set(flags)
+                    }
+                if shows { reported.append(uid) }
+            }
+        }
+        return UIDSet(reported)
+    }
+
     /// `UID COPY` (split as needed), with the COPYUID mapping of every piece.
     public func uidCopy(_ uids: UIDSet, to mailbox: MailboxName) async throws -> CopyResult {
         guard !uids.isEmpty else { return CopyResult() }

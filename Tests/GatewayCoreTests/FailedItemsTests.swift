@@ -35,6 +35,27 @@ import Testing
         #expect(h.server.messages(user, "Archive").filter { $0.has(.flagged) }.map(\.uid) == [archive[1], archive[2]])
     }
 
+    /// A flag change is one STORE when every message changes; a search follows only for the UIDs
+    /// the STORE did not report (already flagged, or gone), and tells those apart.
+    @Test func aFlagChangeSearchesOnlyForWhatItsStoreDidNotReport() async throws {
+        let h = try EngineHarness.make()
+        let uids = h.server.seed(user, "INBOX", count: 5)
+        let ids = try await h.mailIDs("INBOX", uids: uids)
+        h.server.clearCommandLog()
+        #expect(try await h.run(.update(isUnread: nil, isFlagged: true), ids: [ids[0], ids[1]]).failedItems == [])
+        #expect(h.server.commands(.store).count == 1)
+        #expect(h.server.commands(.search).isEmpty, "both changed: the STORE's answer confirmed them")
+
+        h.server.removeMessages(user, "INBOX", uids: [uids[3]])
+        h.server.clearCommandLog()
+        let outcome = try await h.run(.update(isUnread: nil, isFlagged: true), ids: [ids[1], ids[2], ids[3], ids[4]])
+        #expect(outcome.failedItems == [ids[3]], "gone; ids[1] was already flagged and is done")
+        #expect(h.server.commands(.store).count == 1)
+        #expect(h.server.commands(.search) == [.uidSearch(.uid(UIDSet([uids[1], uids[3]])), returning: nil)])
+        let flagged = h.server.messages(user, "INBOX").filter { $0.has(.flagged) }.map(\.uid)
+        #expect(flagged == [uids[0], uids[1], uids[2], uids[4]])
+    }
+
     /// Items of a folder whose UIDVALIDITY changed fail, interleaved in request order with the
     /// items of other folders that are done.
     @Test func aFolderWithANewUIDValidityFailsOnlyItsOwnItems() async throws {

@@ -474,10 +474,13 @@ public final class InMemoryMailServer: MailServer {
     static func refused(_ text: String) -> MailServerError { MailServerError(.refused, text) }
 
     /// Applies a STORE to the messages of `uids` that exist; bumps the mod-sequence of those changed.
-    static func store(_ box: inout Mailbox, _ uids: UIDSet, _ operation: StoreOperation, _ flags: [Flag]) {
+    /// Returns the UIDs whose flags changed (what Dovecot answers a non-silent STORE with).
+    @discardableResult
+    static func store(_ box: inout Mailbox, _ uids: UIDSet, _ operation: StoreOperation, _ flags: [Flag]) -> UIDSet {
         let flags = Mailbox.normalized(flags)
-        guard !flags.isEmpty || operation == .replace else { return }
+        guard !flags.isEmpty || operation == .replace else { return UIDSet() }
         box.noteKeywords(flags)
+        var changed: [UInt32] = []
         for index in box.messages.indices where uids.contains(box.messages[index].uid) {
             let before = box.messages[index].flags
             var after = before
@@ -489,8 +492,10 @@ public final class InMemoryMailServer: MailServer {
             if Set(after) != Set(before) {
                 box.messages[index].flags = after
                 box.messages[index].modSeq = box.nextModSeq()
+                changed.append(box.messages[index].uid)
             }
         }
+        return UIDSet(changed)
     }
 }
 
@@ -727,15 +732,25 @@ final class InMemoryMailSession: MailSession {
     }
 
     func uidStore(_ uids: UIDSet, _ operation: StoreOperation, flags: [Flag]) async throws {
-        try server.execute(session: id, .store, .uidStore(uids, operation, flags: flags, silent: true, unchangedSince: nil)) { state, session in
+        _ = try store(uids, operation, flags: flags, silent: true)
+    }
+
+    /// Answers for the messages whose flags changed, as Dovecot does.
+    func uidStoreReporting(_ uids: UIDSet, _ operation: StoreOperation, flags: [Flag]) async throws -> UIDSet {
+        try store(uids, operation, flags: flags, silent: false)
+    }
+
+    private func store(_ uids: UIDSet, _ operation: StoreOperation, flags: [Flag], silent: Bool) throws -> UIDSet {
+        try server.execute(session: id, .store, .uidStore(uids, operation, flags: flags, silent: silent, unchangedSince: nil)) { state, session in
             let key = try Self.writable(state, session)
             var box = try Self.mailbox(state, session.user, key)
             let permanent = box.permanentFlags ?? SelectedMailbox.allFlagsPermanent
             for flag in flags where !(permanent.contains(flag) || (!flag.isSystemFlag && permanent.contains(.wildcard))) {
                 throw InMemoryMailServer.refused("NO Flag \(flag) cannot be stored permanently in \(key)")
             }
-            InMemoryMailServer.store(&box, uids, operation, flags)
+            let changed = InMemoryMailServer.store(&box, uids, operation, flags)
             state.accounts[session.user]?.mailboxes[key] = box
+            return changed
         }
     }
 

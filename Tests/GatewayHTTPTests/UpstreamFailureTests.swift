@@ -34,8 +34,9 @@ struct UpstreamFailureTests {
         var path: String
         var body: String?
         /// The request's first IMAP command whose failure fails the request: LIST, except where a
-        /// recent LIST is reused (a listing: STATUS; a flag change: the `UID SEARCH` after the SELECT,
-        /// since a SELECT refused fails only that folder's items).
+        /// recent LIST is reused (a listing: STATUS). A flag change has none once the LIST is
+        /// recent: its first command is the STORE, whose failures are
+        /// ``aFailedStoreFailsItsItemsOrIsRetried(_:)``'s.
         var firstCommand: FakeCommandKind = .list
     }
 
@@ -43,9 +44,6 @@ struct UpstreamFailureTests {
         Endpoint(name: "folders", method: .get, path: "/api/v1/folders"),
         Endpoint(name: "mails", method: .get, path: "/api/v1/mails?folderId={F}", firstCommand: .status),
         Endpoint(name: "labels", method: .get, path: "/api/v1/labels"),
-        Endpoint(
-            name: "update", method: .post, path: "/api/v1/batch/mails/update", body: #"{"ids": {IDS}, "isFlagged": true}"#,
-            firstCommand: .search),
         Endpoint(name: "move", method: .post, path: "/api/v1/batch/mails/move", body: #"{"ids": {IDS}, "destinationFolderId": "{A}"}"#),
     ]
 
@@ -130,17 +128,27 @@ struct UpstreamFailureTests {
         }
     }
 
-    /// A refusal of the one item-changing command fails the items, not the request: 200 with the
-    /// items in `failedItems`, and the mailbox as it was.
-    @Test func refusedStoreFailsTheItemsNotTheRequest() async throws {
+    /// A flag change's first IMAP command is its STORE (no search first, and the LIST is recent).
+    /// A failure of it that leaves the connection standing fails the items, not the request: 200
+    /// with the items in `failedItems`, and the mailbox as it was. A broken connection or a timeout
+    /// is retried on a fresh connection (a STORE is idempotent): 200, and the flags are set.
+    @Test(arguments: failures)
+    func aFailedStoreFailsItsItemsOrIsRetried(_ failure: Failure) async throws {
         try await TestGateway.run(setUp: { $0.seed(alice, "INBOX", count: 2) }) { gw in
             let ids = try await gw.mailIDs("INBOX", uids: [1, 2])
-            gw.server.inject(.refusal(on: .store))
+            gw.server.inject(FakeFault(kind: .store, timing: .before, error: failure.error))
             let before = gw.snapshot()
             let reply = try await gw.batch("update", ["ids": ids, "isFlagged": true])
             #expect(reply.status == .ok, "\(reply.text)")
-            #expect(Set(reply.failedItems ?? []) == Set(ids))
-            #expect(gw.snapshot() == before)
+            #expect(gw.server.allFaultsFired)
+            #expect(!reply.text.contains(alicePassword))
+            if failure.error.brokeConnection {
+                #expect(reply.failedItems == [])
+                #expect(gw.server.messages(alice, "INBOX").allSatisfy { $0.has(.flagged) })
+            } else {
+                #expect(Set(reply.failedItems ?? []) == Set(ids))
+                #expect(gw.snapshot() == before)
+            }
         }
     }
 

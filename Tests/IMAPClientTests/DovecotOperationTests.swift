@@ -136,6 +136,26 @@ struct DovecotOperationTests {
         #expect(try await bed.look(name)[uids[1]]?.flags.contains("\\flagged") == false)
     }
 
+    /// A non-silent STORE names the messages whose flags it changed, checked against doveadm;
+    /// Dovecot leaves out those already as asked, and a UID that does not exist is never named.
+    @Test func storeReportingNamesTheMessagesItChanged() async throws {
+        let bed = try TestBed.require()
+        let (connection, name, uids) = try await mailbox("StoreReport", ids("report", 3).map { TestBed.message(subject: "s", messageID: $0) }, bed: bed)
+        defer { connection.close() }
+        try await connection.uidStore([uids[1]], .add, flags: [.flagged])
+        let missing = uids[2] + 100
+        let added = try await connection.uidStoreReporting(UIDSet(uids + [missing]), .add, flags: [.flagged, Flag("$Label1")])
+        #expect(added == UIDSet(uids), "uids[1] gained $Label1")
+        let flagged = try await connection.uidStoreReporting(UIDSet(uids + [missing]), .add, flags: [.flagged])
+        #expect(flagged.isEmpty, "nothing changed")
+        let removed = try await connection.uidStoreReporting([uids[0], uids[1], missing], .remove, flags: [.flagged])
+        #expect(removed == [uids[0], uids[1]])
+        let look = try await bed.look(name)
+        #expect(look[uids[0]]?.flags.contains("\\flagged") == false)
+        #expect(look[uids[1]]?.flags.contains("\\flagged") == false)
+        #expect(look[uids[2]]?.flags.isSuperset(of: ["\\flagged", "$label1"]) == true)
+    }
+
     @Test func invalidKeywordIsRefusedWithoutTouchingTheMailbox() async throws {
         let bed = try TestBed.require()
         let (connection, name, uids) = try await mailbox("BadFlag", ids("bad", 1).map { TestBed.message(subject: "s", messageID: $0) }, bed: bed)

@@ -79,8 +79,8 @@ struct BatchWork {
     }
 
     /// Plans one folder's items: one SELECT, a check of UIDVALIDITY (stale IDs fail), one
-    /// `UID SEARCH UID` (vanished IDs fail), then chunks of at most `maxUIDs` that are one command each.
-    /// Items not in any chunk have failed.
+    /// `UID SEARCH UID` (vanished IDs fail; flag changes skip it and learn this from their STORE),
+    /// then chunks of at most `maxUIDs` that are one command each. Items not in any chunk have failed.
     func plan(_ group: BatchPlan.FolderItems, directory: MailboxDirectory, maxUIDs: Int) async throws -> [BatchChunk] {
         guard let folder = directory.folder(id: group.folderId), folder.selectable else { return [] }
         let selected: SelectedMailbox
@@ -91,8 +91,6 @@ struct BatchWork {
             return []
         }
         guard selected.uidValidity == group.uidValidity else { return [] }  // stale IDs
-        let existing = try await stillPresent(group.uids)
-        guard !existing.isEmpty else { return [] }
 
         let action: BatchChunk.Action
         switch operation {
@@ -125,10 +123,19 @@ struct BatchWork {
                 action = .store(add: [], remove: [keyword.rawValue])
             }
         }
-        if case .store(let add, let remove) = action, !(add + remove).allSatisfy({ selected.allowsPermanent(Flag($0)) }) {
-            logger.info("folder does not allow the flags permanently; its items fail")
-            return []
+        let existing: UIDSet
+        if case .store(let add, let remove) = action {
+            guard (add + remove).allSatisfy({ selected.allowsPermanent(Flag($0)) }) else {
+                logger.info("folder does not allow the flags permanently; its items fail")
+                return []
+            }
+            // A flag change needs no search first: the STORE's own answer, and a search only for
+            // what it did not report, tell which messages exist (``execute(_:resuming:destinationUIDNext:)``).
+            existing = group.uids
+        } else {
+            existing = try await stillPresent(group.uids)
         }
+        guard !existing.isEmpty else { return [] }
         let probe: (UIDSet) -> Command = { set in
             switch action {
             case .transfer(_, _, let mailbox, _): .uidCopy(set, MailboxName(wire: mailbox))
@@ -159,11 +166,19 @@ struct BatchWork {
             return ChunkResult(confirmed: uids)
 
         case .store(let add, let remove):
-            let stored: Void? = try await refusable {
-                if !add.isEmpty { try await session.uidStore(uids, .add, flags: add.map(Flag.init)) }
-                if !remove.isEmpty { try await session.uidStore(uids, .remove, flags: remove.map(Flag.init)) }
+            // Planned without a search: the server reports the messages whose flags it changed; only
+            // the rest (already as asked, or gone) are searched for, so a change usually costs one command.
+            let reported: UIDSet? = try await refusable {
+                var reported = UIDSet()
+                if !add.isEmpty { reported = reported.union(try await session.uidStoreReporting(uids, .add, flags: add.map(Flag.init))) }
+                if !remove.isEmpty {
+                    reported = reported.union(try await session.uidStoreReporting(uids, .remove, flags: remove.map(Flag.init)))
+                }
+                return reported
             }
-            return stored == nil ? .none : ChunkResult(confirmed: uids)
+            guard let reported else { return .none }
+            let unreported = uids.subtracting(reported)
+            return ChunkResult(confirmed: reported.union(try await stillPresent(unreported)))
 
         case .expunge:
             if resuming { uids = try await stillPresent(uids) }

@@ -4,10 +4,11 @@ import Logging
 /// Carries out mail batches: resolves `ids` and `ranges` to mail IDs, then either runs the batch
 /// at once on one pooled connection or, above `asyncThreshold` items, hands it to ``JobService``.
 ///
-/// Per folder: one SELECT, one `UID SEARCH UID` to learn which of the named messages still exist,
-/// then as few commands as the line limit allows (``BatchWork``). Every item is failed unless the
-/// server confirmed it: COPYUID for copy and move (or, without it, a search showing the source gone),
-/// the tagged OK for flag changes, a search after UID EXPUNGE for permanent deletion. Nothing is
+/// Per folder: one SELECT, one `UID SEARCH UID` to learn which of the named messages still exist
+/// (not for flag changes), then as few commands as the line limit allows (``BatchWork``). Every
+/// item is failed unless the server confirmed it: COPYUID for copy and move (or, without it, a
+/// search showing the source gone), for flag changes the STORE's FETCH answer or else a search
+/// showing the message there, a search after UID EXPUNGE for permanent deletion. Nothing is
 /// expunged but the batch's own UIDs (`UID EXPUNGE`, never `EXPUNGE`).
 public struct MailBatchExecutor: Sendable {
     public struct Configuration: Sendable {

@@ -48,6 +48,11 @@ public protocol MailSession: Sendable {
     /// `UID STORE ±FLAGS.SILENT`.
     func uidStore(_ uids: UIDSet, _ operation: StoreOperation, flags: [Flag]) async throws
 
+    /// `UID STORE ±FLAGS` (not silent): the UIDs of `uids` the server answered with FLAGS showing the
+    /// change. Servers answer at least for each message whose flags changed, so a UID not returned
+    /// is missing or was already as asked.
+    func uidStoreReporting(_ uids: UIDSet, _ operation: StoreOperation, flags: [Flag]) async throws -> UIDSet
+
     func uidCopy(_ uids: UIDSet, to mailbox: MailboxName) async throws -> CopyResult
 
     func uidMove(_ uids: UIDSet, to mailbox: MailboxName) async throws -> CopyResult

@@ -1,3 +1,4 @@
+import Crypto
 import IMAPCore
 import Synchronization
 
@@ -43,10 +44,11 @@ public struct ConversationIndex: Sendable {
         var entries: [(tag: String, folders: [(FolderInfo, FolderEntry)])] = []
         var tokens: [String] = []
         var exact = true
+        var messageIDs = MessageIDInterner()
         for scope in Self.scopes(directory) {
             var folders: [(FolderInfo, FolderEntry)] = []
             for folder in scope.folders {
-                let entry = try await folderEntry(folder, account: account, session: session)
+                let entry = try await folderEntry(folder, account: account, session: session, messageIDs: &messageIDs)
                 // Without CONDSTORE a flag change cannot be seen in STATUS: nothing is reused then.
                 if let token = entry.token { tokens.append("\(folder.id)=\(token)") } else { exact = false }
                 folders.append((folder, entry))
@@ -60,34 +62,30 @@ public struct ConversationIndex: Sendable {
             return set
         }
         ordering.metrics.increment(.conversationSetBuilds)
+        // Members are addressed by (folder, UID) slots until their conversations are made, so each
+        // member's headers and metadata are copied once, into its conversation (at 100,000 messages
+        // a full member list beside the conversations' own was a tenth of the build's peak memory).
         let scopes = entries.map { scope in
-            var members: [ConversationMember] = []
-            for (folder, entry) in scope.folders {
-                for uid in entry.headers.keys.sorted() {
-                    guard let header = entry.headers[uid] else { continue }
-                    members.append(
-                        ConversationMember(
-                            folderId: folder.id, role: folder.role, uidValidity: entry.uidValidity, uid: uid, headers: header,
-                            meta: entry.meta[uid]))
-                }
+            var slots: [Slot] = []
+            slots.reserveCapacity(scope.folders.reduce(0) { $0 + $1.1.headers.count })
+            for (folderIndex, (_, entry)) in scope.folders.enumerated() {
+                for uid in entry.headers.keys.sorted() { slots.append(Slot(folder: folderIndex, uid: uid)) }
             }
-            return (tag: scope.tag, members: members)
+            return ScopeSlots(tag: scope.tag, folders: scope.folders, slots: slots)
         }
         // Threads depend on headers only: reused while no folder gained or lost a message.
-        let headerToken = scopes.map { scope in
-            scope.tag + ":" + scope.members.map { "\($0.folderId)/\($0.uidValidity)/\($0.uid)" }.joined(separator: ",")
-        }.joined(separator: "|")
+        let headerToken = Self.digest(scopes)
         let threads: [[[Int]]]
         if let cached = memo.threads(account: account, token: headerToken) {
             threads = cached
         } else {
-            threads = scopes.map { Self.thread($0.members) }
+            threads = scopes.map { Self.thread($0.slots.map($0.headers)) }
             memo.store(account: account, token: headerToken, threads: threads)
         }
         var conversations: [Conversation] = []
         for (scopeIndex, scope) in scopes.enumerated() {
             for thread in threads[scopeIndex] {
-                let threadMembers = thread.map { scope.members[$0] }
+                let threadMembers = thread.map { scope.member($0) }
                 conversations.append(Conversation(id: Conversation.id(key: Self.rootKey(threadMembers[0]), scope: scope.tag), members: threadMembers))
             }
         }
@@ -96,9 +94,55 @@ public struct ConversationIndex: Sendable {
         return set
     }
 
+    /// A member before it is made: its folder (an index into its scope's folders) and UID.
+    struct Slot {
+        var folder: Int
+        var uid: UInt32
+    }
+
+    /// One threading scope's folders and its members in threading order (folder, then UID).
+    struct ScopeSlots {
+        var tag: String
+        var folders: [(FolderInfo, FolderEntry)]
+        var slots: [Slot]
+
+        func headers(_ slot: Slot) -> ThreadHeaders { folders[slot.folder].1.headers[slot.uid] ?? Self.noHeaders }
+
+        func member(_ index: Int) -> ConversationMember {
+            let slot = slots[index]
+            let (folder, entry) = folders[slot.folder]
+            return ConversationMember(
+                folderId: folder.id, role: folder.role, uidValidity: entry.uidValidity, uid: slot.uid, headers: headers(slot),
+                meta: entry.meta[slot.uid])
+        }
+
+        /// Never used: every slot is made from a key of its folder's headers.
+        static let noHeaders = ThreadHeaders(
+            keys: SortKeys(subject: [], from: [], to: [], date: 0, size: 0), messageID: nil, references: [], isReplyOrForward: false)
+    }
+
+    /// What the threads of `scopes` depend on, as a SHA-256 of every scope's tag and members
+    /// (folder ID, UIDVALIDITY, UID): equal digests, equal threads.
+    static func digest(_ scopes: [ScopeSlots]) -> String {
+        var hash = SHA256()
+        for scope in scopes {
+            hash.update(data: Array(scope.tag.utf8) + [0])
+            for (folder, entry) in scope.folders {
+                hash.update(data: Array(folder.id.utf8) + [0])
+                withUnsafeBytes(of: entry.uidValidity.bigEndian) { hash.update(bufferPointer: $0) }
+                let uids = entry.headers.keys.sorted()
+                withUnsafeBytes(of: UInt32(uids.count).bigEndian) { hash.update(bufferPointer: $0) }
+                uids.withUnsafeBytes { hash.update(bufferPointer: $0) }
+            }
+        }
+        return hash.finalize().map { String($0, radix: 16) }.joined(separator: ".")
+    }
+
     /// One folder's headers and metadata: from memory while its STATUS (UIDVALIDITY, UIDNEXT,
     /// MESSAGES, HIGHESTMODSEQ) is unchanged, else brought up to date from the server and the store.
-    func folderEntry(_ folder: FolderInfo, account: String, session: any MailSession) async throws -> FolderEntry {
+    func folderEntry(
+        _ folder: FolderInfo, account: String, session: any MailSession, messageIDs: inout MessageIDInterner
+    ) async throws -> FolderEntry {
         let condStore = session.capabilities.contains(.condStore)
         var items: [StatusItem] = [.uidValidity, .uidNext, .messages]
         if condStore { items.append(.highestModSeq) }
@@ -113,11 +157,28 @@ public struct ConversationIndex: Sendable {
             ordering.metrics.increment(.conversationFolderHits)
             return entry
         }
-        let (validity, headers) = try await syncHeaders(folder: folder, account: account, session: session, status: status)
+        var (validity, headers) = try await syncHeaders(folder: folder, account: account, session: session, status: status)
+        messageIDs.intern(&headers)
         let meta = try await ordering.syncMetadata(folder: folder, account: account, session: session)
         let entry = FolderEntry(token: token, uidValidity: validity, headers: headers, meta: meta)
         if token != nil { memo.store(account: account, folderId: folder.id, entry: entry) }
         return entry
+    }
+
+    /// One copy of each distinct Message ID for the headers read in one ``load``: a reply names
+    /// its thread's IDs again in References, and each was decoded as a string of its own (at
+    /// 100,000 messages, a sixth of the index's memory was such copies).
+    struct MessageIDInterner {
+        private var known: Set<String> = []
+
+        mutating func intern(_ headers: inout [UInt32: ThreadHeaders]) {
+            for index in headers.indices {
+                if let id = headers.values[index].messageID { headers.values[index].messageID = known.insert(id).memberAfterInsert }
+                for position in headers.values[index].references.indices {
+                    headers.values[index].references[position] = known.insert(headers.values[index].references[position]).memberAfterInsert
+                }
+            }
+        }
     }
 
     /// What the index holds of one folder, and the STATUS it was read at (nil: not comparable).
@@ -147,11 +208,11 @@ public struct ConversationIndex: Sendable {
 
     /// The threads of `members` as lists of their indices, in thread order; members without a
     /// Message ID are threads of their own.
-    static func thread(_ members: [ConversationMember]) -> [[Int]] {
+    static func thread(_ members: [ThreadHeaders]) -> [[Int]] {
         var inputs: [ReferencesThreading.Message] = []
+        inputs.reserveCapacity(members.count)
         var alone: [[Int]] = []
-        for (index, member) in members.enumerated() {
-            let headers = member.headers
+        for (index, headers) in members.enumerated() {
             guard headers.messageID != nil else {
                 alone.append([index])
                 continue

@@ -52,6 +52,21 @@ extension GatewayDatabase: JobStore {
         }
     }
 
+    public func jobSummary(key: String, account: String) async throws -> JobRecord? {
+        // The aliases matter only for failed items; the pending IDs not at all.
+        try await writer.read { db in
+            try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT key, account, operation, status, totalItems, doneItems, failedItems, '[]' AS pendingItems, createdAt,
+                           finishedAt, CASE WHEN failedItems = '[]' THEN '{}' ELSE itemAliases END AS itemAliases
+                    FROM job WHERE key = ? AND account = ?
+                    """,
+                arguments: [key, account]
+            ).map(Self.job)
+        }
+    }
+
     /// Jobs not completed yet (to resume after a restart).
     public func unfinishedJobs() async throws -> [JobRecord] {
         try await writer.read { db in

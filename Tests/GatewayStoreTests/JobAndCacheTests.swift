@@ -16,6 +16,11 @@ struct JobAndCacheTests {
             #expect(try await db.job(key: "k1", account: "bob") == nil, "another account's job is invisible")
             #expect(try await db.job(key: "k1", account: "alice")?.progress == 20)
             #expect(try await db.job(key: "k1", account: "alice")?.operation == .move(destinationFolderId: "D"))
+            // A status poll's read: everything but the pending IDs.
+            #expect(try await db.jobSummary(key: "k1", account: "bob") == nil)
+            var summary = job
+            summary.pendingItems = []
+            #expect(try await db.jobSummary(key: "k1", account: "alice") == summary)
 
             let chunk1 = BatchChunk(
                 folderId: "F", mailbox: Array("INBOX".utf8), uidValidity: 7, uids: [1, 2],
@@ -155,6 +160,7 @@ struct JobAndCacheTests {
             #expect(read.itemAliases == ["m1": "cA", "m2": "cA"])
             #expect(read.operation == .conversationUpdate(isUnread: nil, isFlagged: true))
             #expect(read.reportedFailedItems == ["cUnknown", "cA"])
+            #expect(try await db.jobSummary(key: "k2", account: "alice")?.reportedFailedItems == ["cUnknown", "cA"])
         }
     }
 }

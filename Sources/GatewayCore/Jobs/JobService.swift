@@ -114,7 +114,7 @@ public actor JobService {
 
     /// The job's status, only for the account that created it.
     public func status(key: String, account: String) async throws -> JobStatus? {
-        try await ports.store.job(key: key, account: account).map(JobStatus.init)
+        try await ports.store.jobSummary(key: key, account: account).map(JobStatus.init)
     }
 
     /// An account authenticated: remember its credentials and resume its unfinished jobs.

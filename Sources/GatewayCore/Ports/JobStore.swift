@@ -84,6 +84,10 @@ public protocol JobStore: Sendable {
     func createJob(_ job: JobRecord) async throws
     /// The job, only if it belongs to `account`.
     func job(key: String, account: String) async throws -> JobRecord?
+    /// The job without its pending IDs (`pendingItems` empty), only if it belongs to `account`:
+    /// what a status poll needs. A job of 10,000 IDs keeps them until it is planned, and a poll
+    /// every 10 ms decoding them competed with the job for the CPU.
+    func jobSummary(key: String, account: String) async throws -> JobRecord?
     /// The job whatever its account (for the job runner, never for clients).
     func jobAnyAccount(key: String) async throws -> JobRecord?
     /// Jobs not completed yet, oldest first.

@@ -23,12 +23,16 @@ import Testing
     /// IDs that decode to nothing usable fail without any IMAP traffic.
     @Test(arguments: [
         "", "A_1_2", "QV8xXzI=", "QV8wXzE", "QV8xXzA", "QV8xXzQyOTQ5NjcyOTY", "QV8xXzE_Mg", String(repeating: "A", count: 201),
-        "YS1iXzFfMg",
+        "YS1iXzFfMg", "QV8xXzJ", "QV8xXzEwMB", "QV8xXzEwMC",
     ])
     func undecodableIDsAreSetAside(id: String) {
         // "QV8wXzE" = A_0_1 (UIDVALIDITY 0), "QV8xXzA" = A_1_0 (UID 0), "QV8xXzQyOTQ5NjcyOTY" = A_1_4294967296,
-        // "QV8xXzE_Mg" = A_1_1?2, "YS1iXzFfMg" = a-b_1_2 (folder ID not alphanumeric).
+        // "QV8xXzE_Mg" = A_1_1?2, "YS1iXzFfMg" = a-b_1_2 (folder ID not alphanumeric); not canonical:
+        // "QV8xXzJ" (A_1_2, whose canonical form ends in I), "QV8xXzEwMB" and "QV8xXzEwMC" (A_1_100,
+        // canonically QV8xXzEwMA: the last digit's unused bits set).
         let good = MailID(folderId: "A", uidValidity: 1, uid: 2).encoded
+        #expect(good == "QV8xXzI")
+        #expect(MailID(folderId: "A", uidValidity: 1, uid: 100).encoded == "QV8xXzEwMA")
         let plan = BatchPlan(ids: [id, good])
         #expect(plan.undecodable == [id])
         #expect(plan.folders.count == 1)

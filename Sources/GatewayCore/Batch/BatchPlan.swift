@@ -25,7 +25,11 @@ public struct BatchPlan: Hashable, Sendable {
 
     public init(ids: [String]) {
         var seen = Set<String>()
-        var groups: [String: Int] = [:]
+        struct GroupKey: Hashable {
+            var folderId: String
+            var uidValidity: UInt32
+        }
+        var groups: [GroupKey: Int] = [:]
         folders = []
         undecodable = []
         distinctIDs = []
@@ -35,7 +39,7 @@ public struct BatchPlan: Hashable, Sendable {
                 undecodable.append(id)
                 continue
             }
-            let key = "\(mail.folderId)_\(mail.uidValidity)"
+            let key = GroupKey(folderId: mail.folderId, uidValidity: mail.uidValidity)
             if let index = groups[key] {
                 folders[index].ids[mail.uid] = id
             } else {

@@ -26,25 +26,30 @@ public struct MailID: Hashable, Sendable, CustomStringConvertible {
             parts[0].allSatisfy({ Base64URL.isAlphanumeric($0) }),
             let validity = Self.number(parts[1]), let uid = Self.number(parts[2]), validity > 0, uid > 0
         else { return nil }
+        // Only the canonical encoding is accepted, so one message has exactly one ID string: the
+        // decoding is strict (no padding, unused bits zero) and the numbers have no leading zeros,
+        // so encoding the parsed ID gives `text` back (a test of undecodable IDs keeps it so).
         self.init(folderId: String(decoding: parts[0], as: UTF8.self), uidValidity: validity, uid: uid)
-        // Only the canonical encoding is accepted, so one message has exactly one ID string.
-        guard encoded == text else { return nil }
     }
 
     private static func number(_ digits: ArraySlice<UInt8>) -> UInt32? {
-        guard !digits.isEmpty, digits.count <= 10, digits.first != UInt8(ascii: "0"),
-            digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
-        else { return nil }
-        return UInt32(String(decoding: digits, as: UTF8.self))
+        guard !digits.isEmpty, digits.count <= 10, digits.first != UInt8(ascii: "0") else { return nil }
+        var value: UInt64 = 0
+        for digit in digits {
+            guard digit >= UInt8(ascii: "0"), digit <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + UInt64(digit - UInt8(ascii: "0"))
+        }
+        return UInt32(exactly: value)
     }
 }
 
 /// base64url without padding (RFC 4648 §5).
 enum Base64URL {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-    private static let values: [UInt8: UInt8] = {
-        var table: [UInt8: UInt8] = [:]
-        for (i, c) in alphabet.enumerated() { table[c] = UInt8(i) }
+    /// The value of each octet as a base64url digit; 0xFF for an octet that is not one.
+    private static let values: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (i, c) in alphabet.enumerated() { table[Int(c)] = UInt8(i) }
         return table
     }()
 
@@ -76,8 +81,10 @@ enum Base64URL {
         var out: [UInt8] = []
         var buffer: UInt32 = 0
         var bits = 0
+        out.reserveCapacity(chars.count * 3 / 4)
         for c in chars {
-            guard let v = values[c] else { return nil }
+            let v = values[Int(c)]
+            guard v != 0xFF else { return nil }
             buffer = buffer << 6 | UInt32(v)
             bits += 6
             if bits >= 8 {
@@ -85,6 +92,8 @@ enum Base64URL {
                 out.append(UInt8(truncatingIfNeeded: buffer >> UInt32(bits)))
             }
         }
+        // Strict (RFC 4648 §3.5): the bits past the last octet are zero, so one text per octets.
+        guard buffer & ((1 << UInt32(bits)) - 1) == 0 else { return nil }
         return out
     }
 }

@@ -65,16 +65,25 @@ public struct ConversationIndex: Sendable {
         // Members are addressed by (folder, UID) slots until their conversations are made, so each
         // member's headers and metadata are copied once, into its conversation (at 100,000 messages
         // a full member list beside the conversations' own was a tenth of the build's peak memory).
-        let scopes = entries.map { scope in
+        // Threads depend on headers only: reused while no folder gained or lost a message. Their
+        // token is a SHA-256 of every scope's tag and members (folder ID, UIDVALIDITY, UIDs).
+        var digest = SHA256()
+        var scopes: [ScopeSlots] = []
+        for scope in entries {
+            digest.update(data: Array(scope.tag.utf8) + [0])
             var slots: [Slot] = []
             slots.reserveCapacity(scope.folders.reduce(0) { $0 + $1.1.headers.count })
-            for (folderIndex, (_, entry)) in scope.folders.enumerated() {
-                for uid in entry.headers.keys.sorted() { slots.append(Slot(folder: folderIndex, uid: uid)) }
+            for (folderIndex, (folder, entry)) in scope.folders.enumerated() {
+                let uids = entry.headers.keys.sorted()
+                digest.update(data: Array(folder.id.utf8) + [0])
+                withUnsafeBytes(of: entry.uidValidity.bigEndian) { digest.update(bufferPointer: $0) }
+                withUnsafeBytes(of: UInt32(uids.count).bigEndian) { digest.update(bufferPointer: $0) }
+                uids.withUnsafeBytes { digest.update(bufferPointer: $0) }
+                for uid in uids { slots.append(Slot(folder: folderIndex, uid: uid)) }
             }
-            return ScopeSlots(tag: scope.tag, folders: scope.folders, slots: slots)
+            scopes.append(ScopeSlots(tag: scope.tag, folders: scope.folders, slots: slots))
         }
-        // Threads depend on headers only: reused while no folder gained or lost a message.
-        let headerToken = Self.digest(scopes)
+        let headerToken = digest.finalize().map { String($0, radix: 16) }.joined(separator: ".")
         let threads: [[[Int]]]
         if let cached = memo.threads(account: account, token: headerToken) {
             threads = cached
@@ -106,7 +115,8 @@ public struct ConversationIndex: Sendable {
         var folders: [(FolderInfo, FolderEntry)]
         var slots: [Slot]
 
-        func headers(_ slot: Slot) -> ThreadHeaders { folders[slot.folder].1.headers[slot.uid] ?? Self.noHeaders }
+        /// (Every slot is made from a key of its folder's headers: the fallback is never used.)
+        func headers(_ slot: Slot) -> ThreadHeaders { folders[slot.folder].1.headers[slot.uid] ?? .undescribed }
 
         func member(_ index: Int) -> ConversationMember {
             let slot = slots[index]
@@ -115,27 +125,6 @@ public struct ConversationIndex: Sendable {
                 folderId: folder.id, role: folder.role, uidValidity: entry.uidValidity, uid: slot.uid, headers: headers(slot),
                 meta: entry.meta[slot.uid])
         }
-
-        /// Never used: every slot is made from a key of its folder's headers.
-        static let noHeaders = ThreadHeaders(
-            keys: SortKeys(subject: [], from: [], to: [], date: 0, size: 0), messageID: nil, references: [], isReplyOrForward: false)
-    }
-
-    /// What the threads of `scopes` depend on, as a SHA-256 of every scope's tag and members
-    /// (folder ID, UIDVALIDITY, UID): equal digests, equal threads.
-    static func digest(_ scopes: [ScopeSlots]) -> String {
-        var hash = SHA256()
-        for scope in scopes {
-            hash.update(data: Array(scope.tag.utf8) + [0])
-            for (folder, entry) in scope.folders {
-                hash.update(data: Array(folder.id.utf8) + [0])
-                withUnsafeBytes(of: entry.uidValidity.bigEndian) { hash.update(bufferPointer: $0) }
-                let uids = entry.headers.keys.sorted()
-                withUnsafeBytes(of: UInt32(uids.count).bigEndian) { hash.update(bufferPointer: $0) }
-                uids.withUnsafeBytes { hash.update(bufferPointer: $0) }
-            }
-        }
-        return hash.finalize().map { String($0, radix: 16) }.joined(separator: ".")
     }
 
     /// One folder's headers and metadata: from memory while its STATUS (UIDVALIDITY, UIDNEXT,
@@ -250,8 +239,7 @@ public struct ConversationIndex: Sendable {
             session: session, uidNext: status.uidNext, validity: validity, version: ThreadHeaders.version, previous: previous,
             reset: reset, known: headers, items: ThreadHeaders.fetchItems, batch: fetchBatch, value: { ThreadHeaders($0) },
             // A message the server did not describe is still a member: a conversation of its own.
-            placeholder: ThreadHeaders(
-                keys: SortKeys(subject: [], from: [], to: [], date: 0, size: 0), messageID: nil, references: [], isReplyOrForward: false),
+            placeholder: .undescribed,
             apply: { reset, removed, added, state in
                 try await cache.applyThreadHeaderSync(
                     account: account, folderId: folder.id, reset: reset, removed: removed, added: added, state: state)

@@ -30,6 +30,11 @@ public struct ThreadHeaders: Hashable, Sendable {
         self.isReplyOrForward = isReplyOrForward
     }
 
+    /// What the index keeps of a message the server did not describe: no keys, no Message ID (so
+    /// it is a conversation of its own).
+    public static let undescribed = ThreadHeaders(
+        keys: SortKeys(subject: [], from: [], to: [], date: 0, size: 0), messageID: nil, references: [], isReplyOrForward: false)
+
     /// From a message fetched with ``fetchItems``; a part the server left out reads as empty.
     public init(_ message: FetchedMessage) {
         let keys = SortKeys(message) ?? MailOrdering.fallbackKeys(message)

@@ -15,7 +15,7 @@ loopback:
 * warm pages: the first page and a page in the middle again (median of RUNS);
 * after one reply: one message APPENDed to INBOX as a reply to an existing thread, then the
   first page again (one folder's new UID fetched, the account threaded again);
-* memory: the gateway's resident memory at start, after the first page and at the end.
+* memory: the gateway's resident memory at start, after the first page and at the end, and its peak.
 Prints a table (ms, MB). Stdlib only; loopback only.
 """
 import argparse
@@ -81,6 +81,7 @@ def main():
         joined = body["totalItems"] == conversations
         again = statistics.median(gateway.get(first_page)[1] for _ in range(args.runs))
         rss_end = gateway.rss_mb()
+        rss_peak = gateway.peak_rss_mb()
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{gateway.port}/metrics", timeout=10).read().decode()
         counters = [line for line in metrics.splitlines() if line.startswith("gateway_conversation")]
     finally:
@@ -96,7 +97,8 @@ def main():
     print(f"| first page after one new reply in INBOX (the reply joined its thread: {joined}) | {after_reply:,.1f} ms |")
     print(f"| warm first page after that | {again:,.1f} ms |")
     print(f"| for comparison: warm first page of `GET /api/v1/mails` in INBOX | {mails_warm:,.1f} ms |")
-    print(f"| gateway memory (RSS): at start / after the first page / at the end | {rss_start:.0f} / {rss_built:.0f} / {rss_end:.0f} MB |")
+    print(f"| gateway memory (RSS): at start / after the first page / at the end / peak (VmHWM) | "
+          f"{rss_start:.0f} / {rss_built:.0f} / {rss_end:.0f} / {rss_peak:.0f} MB |")
     print("counters at the end: " + ", ".join(counters))
 
 

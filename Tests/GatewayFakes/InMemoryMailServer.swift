@@ -165,6 +165,7 @@ public final class InMemoryMailServer: MailServer {
         var nextSessionID = 1
         var sessionsOpened = 0
         var failedLogins = 0
+        var loginDelay: Duration?
         var faults: [ArmedFault] = []
         var actions: [ArmedAction] = []
         var log: [LoggedCommand] = []
@@ -191,6 +192,7 @@ public final class InMemoryMailServer: MailServer {
     public func withSession<R: Sendable>(
         _ credentials: AccountCredentials, _ body: (any MailSession) async throws -> R
     ) async throws -> R {
+        if let delay = state.withLock({ $0.loginDelay }) { try await Task.sleep(for: delay) }
         let session = try login(credentials)
         defer { state.withLock { _ = $0.sessions.removeValue(forKey: session.id) } }
         return try await body(session)
@@ -226,6 +228,11 @@ public final class InMemoryMailServer: MailServer {
     }
 
     // MARK: - Setting up
+
+    /// Every login from now on takes `delay` before the server answers (a slow server).
+    public func delayLogins(_ delay: Duration) {
+        state.withLock { $0.loginDelay = delay }
+    }
 
     /// Adds an account with an INBOX.
     public func addAccount(_ user: String, password: String) {

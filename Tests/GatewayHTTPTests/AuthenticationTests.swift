@@ -76,6 +76,28 @@ struct AuthenticationTests {
         }
     }
 
+    /// Forty clients of one account starting at once, while the server is slow to answer a login:
+    /// they share one proof of their (right) password. Each login counts against the throttle
+    /// until it succeeds, so forty separate proofs would exceed the user's burst of 10 and be 429.
+    @Test func concurrentFirstRequestsShareOneProof() async throws {
+        try await TestGateway.run { gw in
+            #expect(await !gw.server.isVerified(AccountCredentials(user: alice, password: alicePassword)))
+            gw.server.delayLogins(.milliseconds(300))
+            let opened = gw.server.sessionsOpened
+            let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for _ in 0..<40 {
+                    group.addTask { try await gw.request(.get, "/api/v1/labels").status }
+                }
+                return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }
+            }
+            #expect(statuses.count == 40)
+            #expect(statuses.allSatisfy { $0 == .ok }, "\(statuses.filter { $0 != .ok })")
+            #expect(gw.server.failedLogins == 0)
+            // One proving login, and at most one session per request for the labels.
+            #expect(gw.server.sessionsOpened <= opened + 41)
+        }
+    }
+
     /// The auth scheme is case-insensitive (RFC 9110 §11.1).
     @Test func basicSchemeIsCaseInsensitive() async throws {
         try await TestGateway.run { gw in

@@ -5,11 +5,13 @@ import Synchronization
 /// time. Every login tried counts against its user name and the client's address
 /// (``LoginThrottle``); one that would exceed either is refused with a wait, without asking the
 /// server. Refused credentials end their sessions; proven ones let the account's waiting jobs go on.
+/// Concurrent requests with the same credentials share one proof (``ProofsInFlight``).
 public struct Authenticator: Sendable {
     let mailServer: any MailServer
     let sessions: any SessionStore
     let jobs: JobService
     let throttle: SharedLoginThrottle
+    private let inFlight = ProofsInFlight()
 
     init(mailServer: any MailServer, sessions: any SessionStore, jobs: JobService, throttle: LoginThrottle.Configuration) {
         self.mailServer = mailServer
@@ -32,6 +34,13 @@ public struct Authenticator: Sendable {
     }
 
     private func prove(_ credentials: AccountCredentials, address: String?, throttled: Bool) async throws {
+        if await mailServer.isVerified(credentials) { return }
+        try await inFlight.run(credentials) {
+            try await login(credentials, address: address, throttled: throttled)
+        }
+    }
+
+    private func login(_ credentials: AccountCredentials, address: String?, throttled: Bool) async throws {
         if await mailServer.isVerified(credentials) { return }
         if throttled, let wait = throttle.attempt(user: credentials.user, address: address) {
             throw GatewayError.tooManyLoginFailures(retryAfterSeconds: wait)
@@ -56,6 +65,31 @@ public struct Authenticator: Sendable {
         }
         throttle.finish(user: keyName, address: address, failed: true)
         throw GatewayError.unauthorized
+    }
+}
+
+/// One login at a time per set of credentials: requests that arrive while those credentials are
+/// being proven wait for that proof and share its outcome. Without it, 32 clients of one account
+/// starting at once each logged in, and, since the throttle counts a login as failed until it
+/// succeeds (so that concurrent guesses cannot slip through), all beyond the user's burst of 10
+/// were refused with 429 though their password was right (benchmarks/performance.py, clients-32x1).
+final class ProofsInFlight: Sendable {
+    private let proofs = Mutex<[AccountCredentials: Task<Void, any Error>]>([:])
+
+    /// Runs `prove` for `credentials`, or waits for the run already under way.
+    func run(_ credentials: AccountCredentials, _ prove: @escaping @Sendable () async throws -> Void) async throws {
+        let task = proofs.withLock { proofs in
+            if let running = proofs[credentials] { return running }
+            // The task removes itself when done; it cannot finish before it is stored, which
+            // happens under the same lock its removal takes.
+            let task = Task {
+                defer { _ = self.proofs.withLock { $0.removeValue(forKey: credentials) } }
+                try await prove()
+            }
+            proofs[credentials] = task
+            return task
+        }
+        try await task.value
     }
 }
 

@@ -18,6 +18,7 @@ extension GatewayDatabase: ConversationCache {
     public func threadHeaders(account: String, folderId: String) async throws -> [UInt32: ThreadHeaders] {
         try await writer.read { db in
             var out: [UInt32: ThreadHeaders] = [:]
+            out.reserveCapacity(try Self.folderRows(db, table: "threadHeaders", account: account, folderId: folderId))
             let rows = try Row.fetchCursor(
                 db,
                 sql: """

@@ -44,11 +44,11 @@ public struct ConversationIndex: Sendable {
         var entries: [(tag: String, folders: [(FolderInfo, FolderEntry)])] = []
         var tokens: [String] = []
         var exact = true
-        var messageIDs = MessageIDInterner()
+        var interner = HeaderInterner()
         for scope in Self.scopes(directory) {
             var folders: [(FolderInfo, FolderEntry)] = []
             for folder in scope.folders {
-                let entry = try await folderEntry(folder, account: account, session: session, messageIDs: &messageIDs)
+                let entry = try await folderEntry(folder, account: account, session: session, interner: &interner)
                 // Without CONDSTORE a flag change cannot be seen in STATUS: nothing is reused then.
                 if let token = entry.token { tokens.append("\(folder.id)=\(token)") } else { exact = false }
                 folders.append((folder, entry))
@@ -130,7 +130,7 @@ public struct ConversationIndex: Sendable {
     /// One folder's headers and metadata: from memory while its STATUS (UIDVALIDITY, UIDNEXT,
     /// MESSAGES, HIGHESTMODSEQ) is unchanged, else brought up to date from the server and the store.
     func folderEntry(
-        _ folder: FolderInfo, account: String, session: any MailSession, messageIDs: inout MessageIDInterner
+        _ folder: FolderInfo, account: String, session: any MailSession, interner: inout HeaderInterner
     ) async throws -> FolderEntry {
         let condStore = session.capabilities.contains(.condStore)
         var items: [StatusItem] = [.uidValidity, .uidNext, .messages]
@@ -146,27 +146,45 @@ public struct ConversationIndex: Sendable {
             ordering.metrics.increment(.conversationFolderHits)
             return entry
         }
+        // The folder changed, so the account's set will be made again: what the memo held of both
+        // goes first, not after the new copies are made beside them (at 60,000 messages in the
+        // folder, the old headers, metadata and members were 50 MB of the rebuild's peak).
+        memo.forget(account: account, folderId: folder.id)
         var (validity, headers) = try await syncHeaders(folder: folder, account: account, session: session, status: status)
-        messageIDs.intern(&headers)
+        interner.intern(&headers)
         let meta = try await ordering.syncMetadata(folder: folder, account: account, session: session)
         let entry = FolderEntry(token: token, uidValidity: validity, headers: headers, meta: meta)
         if token != nil { memo.store(account: account, folderId: folder.id, entry: entry) }
         return entry
     }
 
-    /// One copy of each distinct Message ID for the headers read in one ``load``: a reply names
-    /// its thread's IDs again in References, and each was decoded as a string of its own (at
-    /// 100,000 messages, a sixth of the index's memory was such copies).
-    struct MessageIDInterner {
-        private var known: Set<String> = []
+    /// One copy of each distinct Message ID, and of each distinct sort key (base subject, From and
+    /// To address), for the headers read in one ``load``: a reply names its thread's IDs again in
+    /// References and repeats its subject, senders write again, and each was decoded as a value
+    /// of its own (at 100,000 messages, a sixth of the index's memory was such ID copies).
+    struct HeaderInterner {
+        private var strings: Set<String> = []
+        private var keys: Set<[UInt8]> = []
 
+        /// Rewrites `headers` in place. Walked by index value, not by `headers.indices`: that view
+        /// holds a reference to the storage, so the first write copied the whole dictionary (at
+        /// 60,000 messages, 26 MB beside the original, the largest item of the build's peak).
         mutating func intern(_ headers: inout [UInt32: ThreadHeaders]) {
-            for index in headers.indices {
-                if let id = headers.values[index].messageID { headers.values[index].messageID = known.insert(id).memberAfterInsert }
+            var index = headers.startIndex
+            while index != headers.endIndex {
+                if let id = headers.values[index].messageID { headers.values[index].messageID = strings.insert(id).memberAfterInsert }
                 for position in headers.values[index].references.indices {
-                    headers.values[index].references[position] = known.insert(headers.values[index].references[position]).memberAfterInsert
+                    headers.values[index].references[position] = strings.insert(headers.values[index].references[position]).memberAfterInsert
                 }
+                intern(&headers.values[index].keys.subject)
+                intern(&headers.values[index].keys.from)
+                intern(&headers.values[index].keys.to)
+                headers.formIndex(after: &index)
             }
+        }
+
+        private mutating func intern(_ key: inout [UInt8]) {
+            if !key.isEmpty { key = keys.insert(key).memberAfterInsert }
         }
     }
 
@@ -289,6 +307,15 @@ public struct ConversationIndex: Sendable {
             state.withLock {
                 $0.accounts[account, default: Account()].folders[folderId] = entry
                 $0.touch(account)
+            }
+        }
+
+        /// Drops a folder's entry and the account's conversation set (not its threads, which
+        /// are reused while the headers' digest is the same).
+        func forget(account: String, folderId: String) {
+            state.withLock {
+                $0.accounts[account]?.folders[folderId] = nil
+                $0.accounts[account]?.set = nil
             }
         }
 

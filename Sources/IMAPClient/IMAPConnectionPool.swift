@@ -66,7 +66,7 @@ public actor IMAPConnectionPool {
     }
 
     private struct Waiter {
-        var id: Int
+        var deadline: ContinuousClock.Instant
         var continuation: CheckedContinuation<Void, any Error>
     }
 
@@ -82,7 +82,8 @@ public actor IMAPConnectionPool {
     private var verifiedAt: [IMAPCredentials: ContinuousClock.Instant] = [:]
     private var statistics = Statistics()
     private var waiters: Deque<Waiter> = []
-    private var nextWaiterID = 0
+    /// The one task that fails waiters whose deadline passed, and the deadline it sleeps until.
+    private var expiry: (task: Task<Void, Never>, until: ContinuousClock.Instant)?
     private var shutDown = false
 
     /// The pool's time: ``PoolClock/continuous`` in the server; tests pass a clock they move by hand.
@@ -169,6 +170,8 @@ public actor IMAPConnectionPool {
         openPerAccount = [:]
         for waiter in waiters { waiter.continuation.resume(throwing: IMAPError.connectionClosed(reason: "shut down")) }
         waiters = []
+        expiry?.task.cancel()
+        expiry = nil
     }
 
     // MARK: Policy
@@ -310,21 +313,43 @@ public actor IMAPConnectionPool {
         guard clock.now() < deadline else {
             throw IMAPError.timeout(command: "waiting for a free IMAP connection")
         }
-        nextWaiterID += 1
-        let id = nextWaiterID
-        let timeout = Task { [weak self, clock] in
-            try await clock.sleep(deadline)
-            await self?.expireWaiter(id)
-        }
-        defer { timeout.cancel() }
         try await withCheckedThrowingContinuation { continuation in
-            waiters.append(Waiter(id: id, continuation: continuation))
+            waiters.append(Waiter(deadline: deadline, continuation: continuation))
+            scheduleExpiry(deadline)
         }
     }
 
-    private func expireWaiter(_ id: Int) {
-        guard let index = waiters.firstIndex(where: { $0.id == id }) else { return }
-        waiters.remove(at: index).continuation.resume(throwing: IMAPError.timeout(command: "waiting for a free IMAP connection"))
+    /// Deadlines are kept by one task for all waiters, not a timer per wait: every release wakes
+    /// every waiter, and those still blocked wait again. With a timer per wait, 32 clients of one
+    /// account on its 4 connections started thousands a second, and a cancelled `Task.sleep` keeps
+    /// its Dispatch timer until the deadline: 436 MB of them after 10 s (heaptrack, clients-32x1).
+    private func scheduleExpiry(_ deadline: ContinuousClock.Instant) {
+        if let expiry, expiry.until <= deadline { return }
+        expiry?.task.cancel()
+        expiry = (Task { [weak self, clock] in
+            do {
+                try await clock.sleep(deadline)
+            } catch {
+                return  // cancelled: a waiter with a sooner deadline has a task of its own
+            }
+            await self?.expireWaiters()
+        }, deadline)
+    }
+
+    /// Fails the waiters whose deadline passed, then sleeps until the next deadline, if any.
+    private func expireWaiters() {
+        expiry = nil
+        let now = clock.now()
+        var kept: Deque<Waiter> = []
+        var expired: [Waiter] = []
+        for waiter in waiters {
+            if waiter.deadline <= now { expired.append(waiter) } else { kept.append(waiter) }
+        }
+        waiters = kept
+        for waiter in expired {
+            waiter.continuation.resume(throwing: IMAPError.timeout(command: "waiting for a free IMAP connection"))
+        }
+        if let next = waiters.map(\.deadline).min() { scheduleExpiry(next) }
     }
 
     /// Lets every waiter try again (each re-checks the bounds; those still blocked wait again).

@@ -82,6 +82,42 @@ struct IMAPConnectionPoolTests {
         await pool.shutdown()
     }
 
+    /// Waiters share one timer: every release wakes every waiter and those still blocked wait
+    /// again, so a timer per wait meant thousands a second under load (each kept by Dispatch until
+    /// its deadline, even when cancelled). Each still times out at its own deadline.
+    @Test func waitersShareOneTimerAndEachExpiresAtItsDeadline() async throws {
+        let bed = try TestBed.require()
+        let manual = ManualPoolClock()
+        let pool = try pool(bed, perAccount: 1, leaseTimeout: .seconds(30), clock: manual.clock)
+        let held = try await pool.lease(bed.bob)
+        let first = Task { try await pool.lease(bed.bob) }
+        try await manual.waitForSleepers(1)
+        manual.advance(by: .seconds(10))
+        let second = (0..<4).map { _ in Task { try await pool.lease(bed.bob) } }
+        // Five waiting, woken again by a LOGIN-less release of another account's connection.
+        let carol = IMAPCredentials(user: bed.users[2].name, password: bed.users[2].password)
+        let other = try await pool.lease(carol)
+        await pool.release(other, credentials: carol)
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(manual.sleepers == 1, "one timer for five waiters")
+        // The first waiter's 30 s end at 30 s, the others' at 40 s.
+        manual.advance(by: .seconds(21))
+        await #expect(throws: IMAPError.timeout(command: "waiting for a free IMAP connection")) {
+            _ = try await first.value
+        }
+        try await manual.waitForSleepers(1)
+        manual.advance(by: .seconds(8))
+        #expect(manual.sleepers == 1, "39 s: the other four still wait")
+        manual.advance(by: .seconds(2))
+        for task in second {
+            await #expect(throws: IMAPError.timeout(command: "waiting for a free IMAP connection")) {
+                _ = try await task.value
+            }
+        }
+        await pool.release(held, credentials: bed.bob)
+        await pool.shutdown()
+    }
+
     @Test func brokenConnectionIsReplaced() async throws {
         let bed = try TestBed.require()
         let pool = try pool(bed)

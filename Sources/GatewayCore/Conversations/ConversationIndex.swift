@@ -255,7 +255,7 @@ public struct ConversationIndex: Sendable {
         try await session.select(folder.mailbox)
         let synced = try await MailOrdering.syncOncePerMessage(
             session: session, uidNext: status.uidNext, validity: validity, version: ThreadHeaders.version, previous: previous,
-            reset: reset, known: headers, items: ThreadHeaders.fetchItems, batch: fetchBatch, value: { ThreadHeaders($0) },
+            reset: reset, known: consume headers, items: ThreadHeaders.fetchItems, batch: fetchBatch, value: { ThreadHeaders($0) },
             // A message the server did not describe is still a member: a conversation of its own.
             placeholder: .undescribed,
             apply: { reset, removed, added, state in

@@ -289,7 +289,9 @@ private struct Forest {
     /// and parent links from the references.
     mutating func link() {
         var byID: [ByteKey: Int] = [:]
-        byID.reserveCapacity(messages.count * 2)
+        // Room for every message's ID and a quarter more for IDs only referenced (missing roots):
+        // twice the messages, as before, was a 12 MB table for 100,000 messages.
+        byID.reserveCapacity(messages.count + messages.count / 4)
         func node(for id: String) -> Int {
             let key = ByteKey(id)
             if let existing = byID[key] { return existing }

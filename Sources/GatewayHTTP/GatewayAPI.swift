@@ -10,6 +10,7 @@ public enum GatewayAPI {
     public static func buildRouter(engine: MailboxEngine, configuration: APIConfiguration) -> Router<GatewayRequestContext> {
         let router = Router(context: GatewayRequestContext.self)
         let metrics = engine.metrics
+        router.add(middleware: RequestIDMiddleware())
         router.add(middleware: ErrorMiddleware())
 
         struct Version: Encodable {

@@ -27,7 +27,11 @@ public enum GatewayApp {
             jobs: database,
             sessions: InMemorySessionStore(limits: configuration.sessionLimits))
         let engine = MailboxEngine(ports: ports, configuration: configuration.engine, logger: logger)
-        let router = GatewayAPI.buildRouter(engine: engine, configuration: configuration.api)
+        let readiness = [
+            ReadinessCheck(name: "imap") { try await pool.probe() },
+            ReadinessCheck(name: "database") { try await database.probeWrite() },
+        ]
+        let router = GatewayAPI.buildRouter(engine: engine, configuration: configuration.api, readiness: readiness)
         return Application(
             router: router,
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: nil),

@@ -20,6 +20,8 @@ public struct APIConfiguration: Sendable {
         case off
     }
 
+    /// How long `GET /readyz` waits for each of its checks.
+    public var readinessTimeout: Duration = .seconds(5)
     /// Most mail IDs one batch request may name.
     public var maxItems = 100_000
     /// Most ranges one batch request may name.

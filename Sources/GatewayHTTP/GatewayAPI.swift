@@ -7,7 +7,10 @@ import Logging
 /// The HTTP API over the engine: every route, the auth middleware, the one error mapping. The app
 /// serves the router this builds; tests drive it in process with Hummingbird's test client.
 public enum GatewayAPI {
-    public static func buildRouter(engine: MailboxEngine, configuration: APIConfiguration) -> Router<GatewayRequestContext> {
+    /// `readiness`: what `GET /readyz` asks (the app passes the IMAP server and the database).
+    public static func buildRouter(
+        engine: MailboxEngine, configuration: APIConfiguration, readiness: [ReadinessCheck]
+    ) -> Router<GatewayRequestContext> {
         let router = Router(context: GatewayRequestContext.self)
         let metrics = engine.metrics
         router.add(middleware: RequestIDMiddleware())
@@ -20,6 +23,12 @@ public enum GatewayAPI {
         struct Health: Encodable { var status: String }
         router.get("api") { _, _ in JSONResponse.make(Version(apiVersion: "v1", serverVersion: configuration.serverVersion)) }
         router.get("healthz") { _, _ in JSONResponse.make(Health(status: "ok")) }
+        router.get("readyz") { _, _ in
+            if let failures = await ReadinessCheck.failures(readiness, timeout: configuration.readinessTimeout) {
+                throw GatewayError(.upstreamUnavailable, code: "notReady", message: "not ready: " + failures.joined(separator: "; "))
+            }
+            return JSONResponse.make(Health(status: "ready"))
+        }
         if configuration.metricsAccess != .off {
             let token = configuration.metricsToken.map { Array("Bearer \($0)".utf8) }
             router.get("metrics") { request, _ in

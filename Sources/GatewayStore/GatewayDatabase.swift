@@ -34,6 +34,16 @@ public struct GatewayDatabase: Sendable {
         self.writer = writer
     }
 
+    /// Whether the database takes writes now: `BEGIN IMMEDIATE` takes SQLite's write lock (it
+    /// fails on a read-only file or one locked past the busy timeout), then `ROLLBACK`. Nothing
+    /// is written.
+    public func probeWrite() async throws {
+        try await writer.writeWithoutTransaction { db in
+            try db.execute(sql: "BEGIN IMMEDIATE")
+            try db.execute(sql: "ROLLBACK")
+        }
+    }
+
     private static func configuration() -> Configuration {
         var configuration = Configuration()
         configuration.label = "GatewayStore"

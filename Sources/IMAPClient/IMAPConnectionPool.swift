@@ -158,6 +158,13 @@ public actor IMAPConnectionPool {
         wakeWaiters()
     }
 
+    /// Whether the server answers: connects (TLS as configured), reads its greeting, logs out.
+    /// No account is involved and no pool slot is taken. Throws what connecting threw.
+    nonisolated public func probe() async throws {
+        let connection = try await IMAPConnection.connect(to: server, eventLoopGroup: eventLoopGroup, logger: logger)
+        await connection.logout()
+    }
+
     /// Logs out and closes every idle connection; later leases fail. Leased connections close on release.
     public func shutdown() async {
         shutDown = true

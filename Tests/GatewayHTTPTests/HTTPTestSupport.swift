@@ -100,6 +100,7 @@ struct TestGateway: Sendable {
         loginThrottle: LoginThrottle.Configuration = .init(),
         capabilities: Set<Capability> = InMemoryMailServer.defaultCapabilities,
         setUp: (InMemoryMailServer) -> Void = { _ in },
+        readiness: [ReadinessCheck] = [],
         _ body: @Sendable (TestGateway) async throws -> Void
     ) async throws {
         var configuration = APIConfiguration()
@@ -113,7 +114,7 @@ struct TestGateway: Sendable {
                 // Long, so that a kept folder list never expires halfway through a test on a slow machine.
                 folderListAge: .seconds(600)))
         setUp(server)
-        let router = GatewayAPI.buildRouter(engine: harness.engine, configuration: api)
+        let router = GatewayAPI.buildRouter(engine: harness.engine, configuration: api, readiness: readiness)
         let app = Application(router: router, logger: quietLogger)
         try await app.test(.router) { client in
             try await body(TestGateway(harness: harness, configuration: api, client: client))

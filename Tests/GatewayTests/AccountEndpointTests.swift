@@ -16,6 +16,24 @@ import Testing
 struct AccountEndpointTests {
     static let session = HTTPField.Name("X-Axigen-Session")!
 
+    /// `GET /readyz` over the real parts: 200 with Dovecot answering and the database taking
+    /// writes; 503 `notReady` naming the IMAP server when nothing listens on its port.
+    @Test func readinessAsksTheIMAPServerAndTheDatabase() async throws {
+        try await GatewayHarness.run { gw in
+            let ready = try await gw.request(.get, "/readyz", auth: nil)
+            #expect(ready.status == .ok)
+            #expect(ready["status"] as? String == "ready")
+        }
+        try await GatewayHarness.run(configure: { $0.imap.port = 1 }) { gw in
+            let reply = try await gw.request(.get, "/readyz", auth: nil)
+            #expect(reply.status == .serviceUnavailable)
+            #expect(reply.errorCode == "notReady")
+            let message = ((reply["error"] as? [String: Any])?["message"] as? String) ?? ""
+            #expect(message.hasPrefix("not ready: imap: "), "\(message)")
+            #expect(!message.contains("database"), "\(message)")
+        }
+    }
+
     @Test func publicEndpoints() async throws {
         try await GatewayHarness.run { gw in
             let api = try await gw.request(.get, "/api/", auth: nil)

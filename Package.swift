@@ -165,6 +165,7 @@ let package = Package(
             name: "GatewayTests",
             dependencies: [
                 "GatewayApp", "GatewayCore", "GatewayHTTP", "GatewayStore", "IMAPClient", "IMAPCore", "TestBedSupport",
+                .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -14,7 +14,24 @@ public struct GatewayConfiguration: Sendable {
     public struct InvalidSetting: Error, Hashable, CustomStringConvertible {
         public var key: String
         public var reason: String
-        public var description: String { "configuration \(key): \(reason)" }
+        public var description: String { "configuration \(key) (\(environmentVariable)): \(reason)" }
+
+        /// The environment variable that sets `key`, as ``GatewaySettings`` reads it (swift-configuration's
+        /// encoding: `GATEWAY_`, then each part of the key upper-cased, a `_` at each camelCase
+        /// boundary and between parts): `jobs.chunkSize` is `GATEWAY_JOBS_CHUNK_SIZE`.
+        public var environmentVariable: String {
+            let parts = ["gateway"] + key.split(separator: ".").map(String.init)
+            return parts.map { part in
+                var out = ""
+                var previous: Character?
+                for character in part {
+                    if let previous, previous.isLowercase, character.isUppercase { out.append("_") }
+                    out += character.isLetter || character.isNumber ? character.uppercased() : "_"
+                    previous = character
+                }
+                return out
+            }.joined(separator: "_")
+        }
 
         public init(key: String, reason: String) {
             self.key = key

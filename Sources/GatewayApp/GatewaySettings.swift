@@ -15,7 +15,7 @@ public struct GatewaySettings: Sendable {
     public typealias InvalidSetting = GatewayConfiguration.InvalidSetting
 
     public static func load(file: String) async throws -> GatewaySettings {
-        let environment = KeyMappingProvider(upstream: EnvironmentVariablesProvider()) { key in key.prepending(["gateway"]) }
+        let environment = environmentProvider(EnvironmentVariablesProvider())
         var providers: [any ConfigProvider] = [environment]
         if file.hasSuffix(".json") {
             providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(file), allowMissing: true))
@@ -23,6 +23,11 @@ public struct GatewaySettings: Sendable {
             providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(file), allowMissing: true))
         }
         return try make(ConfigReader(providers: providers))
+    }
+
+    /// `GATEWAY_*` variables as configuration keys: `GATEWAY_JOBS_CHUNK_SIZE` is `jobs.chunkSize`.
+    public static func environmentProvider(_ variables: EnvironmentVariablesProvider) -> some ConfigProvider {
+        KeyMappingProvider(upstream: variables) { key in key.prepending(["gateway"]) }
     }
 
     public static func make(_ reader: ConfigReader) throws -> GatewaySettings {

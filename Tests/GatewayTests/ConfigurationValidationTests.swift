@@ -1,3 +1,4 @@
+import Configuration
 import Foundation
 import GatewayApp
 import GatewayCore
@@ -79,6 +80,31 @@ struct ConfigurationValidationTests {
         #expect(keys.contains(testCase.key), "problems: \(keys)")
         #expect(throws: GatewayApp.ConfigurationRejected.self) {
             _ = try GatewayApp.build(configuration: configuration, logger: Logger(label: "test"))
+        }
+    }
+
+    /// Each refusal names the environment variable that sets its key, and that variable really
+    /// sets it: read back through the settings' own environment provider, -1 is refused as that key.
+    @Test(arguments: cases.filter { !["auth.trustedKey", "auth.masterUser", "metrics.token"].contains($0.key) })
+    func refusalsNameTheEnvironmentVariableThatSetsTheKey(_ testCase: Case) throws {
+        var configuration = Self.base()
+        testCase.change(&configuration)
+        let problem = try #require(configuration.problems().first { $0.key == testCase.key })
+        #expect(problem.description.contains("(\(problem.environmentVariable)):"), "\(problem)")
+        #expect(problem.environmentVariable.hasPrefix("GATEWAY_"))
+        let environment = EnvironmentVariablesProvider(environmentVariables: [problem.environmentVariable: "-1"])
+        let settings = try GatewaySettings.make(ConfigReader(providers: [GatewaySettings.environmentProvider(environment)]))
+        let keys = settings.gateway.problems().map(\.key)
+        #expect(keys.contains(testCase.key), "\(problem.environmentVariable)=-1 gave \(keys)")
+    }
+
+    @Test func environmentVariableNames() {
+        let table = [
+            ("jobs.chunkSize", "GATEWAY_JOBS_CHUNK_SIZE"), ("imap.pool.maxPerAccount", "GATEWAY_IMAP_POOL_MAX_PER_ACCOUNT"),
+            ("http.port", "GATEWAY_HTTP_PORT"), ("auth.throttle.perUserBurst", "GATEWAY_AUTH_THROTTLE_PER_USER_BURST"),
+        ]
+        for (key, variable) in table {
+            #expect(GatewayConfiguration.InvalidSetting(key: key, reason: "").environmentVariable == variable)
         }
     }
 

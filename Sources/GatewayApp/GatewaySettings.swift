@@ -11,6 +11,23 @@ import SystemPackage
 public struct GatewaySettings: Sendable {
     public var gateway: GatewayConfiguration
     public var logLevel: Logger.Level
+    public var logFormat: LogFormat
+
+    /// `log.format`: swift-log's text lines, or JSON lines (``JSONLogHandler``) for log shippers.
+    public enum LogFormat: String, Sendable {
+        case text, json
+    }
+
+    /// The gateway's logger, as `log.level` and `log.format` say.
+    public func makeLogger() -> Logger {
+        var logger =
+            switch logFormat {
+            case .text: Logger(label: "mailbox-gateway")
+            case .json: Logger(label: "mailbox-gateway", factory: { JSONLogHandler(label: $0) })
+            }
+        logger.logLevel = logLevel
+        return logger
+    }
 
     public typealias InvalidSetting = GatewayConfiguration.InvalidSetting
 
@@ -89,6 +106,9 @@ public struct GatewaySettings: Sendable {
         guard let level = Logger.Level(rawValue: reader.string(forKey: "log.level", default: "info")) else {
             throw InvalidSetting(key: "log.level", reason: "must be trace, debug, info, notice, warning, error or critical")
         }
-        return GatewaySettings(gateway: gateway, logLevel: level)
+        guard let format = LogFormat(rawValue: reader.string(forKey: "log.format", default: "text")) else {
+            throw InvalidSetting(key: "log.format", reason: "must be text or json")
+        }
+        return GatewaySettings(gateway: gateway, logLevel: level, logFormat: format)
     }
 }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import GatewayApp
-import Logging
 
 #if canImport(Glibc)
 import Glibc
@@ -26,9 +25,7 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         Self.limitMallocArenas()
         let settings = try await GatewaySettings.load(file: config)
-        var logger = Logger(label: "mailbox-gateway")
-        logger.logLevel = settings.logLevel
-        try await GatewayApp.run(configuration: settings.gateway, logger: logger)
+        try await GatewayApp.run(configuration: settings.gateway, logger: settings.makeLogger())
     }
 
     /// At most two glibc malloc arenas, unless `MALLOC_ARENA_MAX` says otherwise. glibc gives each

@@ -14,7 +14,7 @@ struct RequestIDMiddleware: RouterMiddleware {
     static let maxLength = 128
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let id = request.headers[Self.header].flatMap { Self.isSane($0) ? $0 : nil } ?? RandomToken.make(length: 22, alphabet: Self.alphabet)
+        let id = request.headers[Self.header].flatMap { Self.isSane($0) ? $0 : nil } ?? RandomToken.alphanumeric(length: 22)
         var context = context
         context.logger[metadataKey: "requestId"] = .string(id)
         var response = try await next(request, context)
@@ -30,5 +30,4 @@ struct RequestIDMiddleware: RouterMiddleware {
     }
 
     private static let allowed = Set(Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:".utf8))
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 }

@@ -20,7 +20,10 @@ public enum RandomToken {
     private static let lowercaseAlphanumerics = Array("abcdefghijklmnopqrstuvwxyz0123456789")
 
     /// A folder or label ID: 12 characters of `[A-Za-z0-9]`.
-    public static func identifier() -> String { make(length: identifierLength, alphabet: alphanumerics) }
+    public static func identifier() -> String { alphanumeric(length: identifierLength) }
+
+    /// `length` characters of `[A-Za-z0-9]` (folder and label IDs, request IDs).
+    public static func alphanumeric(length: Int) -> String { make(length: length, alphabet: alphanumerics) }
 
     /// Whether `string` has the shape of a folder or label ID (a cheap check before any lookup).
     public static func isIdentifier(_ string: String) -> Bool {

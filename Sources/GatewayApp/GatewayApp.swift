@@ -4,6 +4,8 @@ import GatewayStore
 import Hummingbird
 import IMAPClient
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
 
 /// The one place that wires the gateway: it checks the configuration, opens the store, builds the
@@ -16,31 +18,41 @@ public enum GatewayApp {
         public var description: String { problems.map(\.description).joined(separator: "; ") }
     }
 
-    /// The application, ready to run (`runService()`) or to test.
-    public static func build(configuration: GatewayConfiguration, logger: Logger) throws -> some ApplicationProtocol {
+    /// The application, ready to run (`runService()`) or to test. The engine's and the IMAP
+    /// client's metrics go to `metrics` (a registry of its own by default), which `GET /metrics` renders.
+    public static func build(
+        configuration: GatewayConfiguration, logger: Logger, metrics: PrometheusMetrics = PrometheusMetrics()
+    ) throws -> some ApplicationProtocol {
         let problems = configuration.problems()
         guard problems.isEmpty else { throw ConfigurationRejected(problems: problems) }
         let database = try GatewayDatabase(path: configuration.databasePath)
-        let pool = IMAPConnectionPool(server: configuration.imap, configuration: configuration.pool, logger: logger)
+        let pool = IMAPConnectionPool(
+            server: configuration.imap, configuration: configuration.pool, metrics: IMAPMetrics(factory: metrics), logger: logger)
         let ports = MailboxEngine.Ports(
             mailServer: IMAPMailServer(pool: pool), folders: database, labels: database, listingCache: database, conversationCache: database,
             jobs: database,
             sessions: InMemorySessionStore(limits: configuration.sessionLimits))
-        let engine = MailboxEngine(ports: ports, configuration: configuration.engine, logger: logger)
+        let engine = MailboxEngine(ports: ports, configuration: configuration.engine, metricsFactory: metrics, logger: logger)
         let readiness = [
             ReadinessCheck(name: "imap") { try await pool.probe() },
             ReadinessCheck(name: "database") { try await database.probeWrite() },
         ]
-        let router = GatewayAPI.buildRouter(engine: engine, configuration: configuration.api, readiness: readiness)
+        let router = GatewayAPI.buildRouter(
+            engine: engine, configuration: configuration.api, readiness: readiness,
+            metrics: metrics.exposition(pool: pool, jobs: database))
         return Application(
             router: router,
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: nil),
-            services: [PoolService(pool: pool), JobsService(jobs: engine.jobs)],
+            services: [PoolService(pool: pool), JobsService(jobs: engine.jobs, grace: configuration.shutdownGrace, logger: logger)],
             logger: logger)
     }
 
-    /// Builds the application and runs it until SIGTERM or SIGINT.
+    /// Builds the application and runs it until SIGTERM or SIGINT. Once per process: it makes the
+    /// process's metrics factory (`MetricsSystem`, which Hummingbird's request metrics use) the
+    /// gateway's Prometheus registry.
     public static func run(configuration: GatewayConfiguration, logger: Logger) async throws {
+        let metrics = PrometheusMetrics()
+        MetricsSystem.bootstrap(metrics)
         logger.info(
             "starting",
             metadata: [
@@ -48,20 +60,29 @@ public enum GatewayApp {
                 "imap": "\(configuration.imap.host):\(configuration.imap.port) (\(configuration.imap.tlsMode.rawValue))",
                 "database": "\(configuration.databasePath)", "auth": "\(configuration.authMode.rawValue)",
             ])
-        try await build(configuration: configuration, logger: logger).runService()
+        try await build(configuration: configuration, logger: logger, metrics: metrics).runService()
     }
 }
 
-/// Resumes unfinished jobs at start and purges finished ones periodically.
+/// Resumes unfinished jobs at start and purges finished ones periodically. On graceful shutdown
+/// (the HTTP server has stopped accepting and finished its requests by then: services stop in
+/// reverse order) running jobs stop at their next chunk boundary, within `grace`.
 struct JobsService: Service {
     let jobs: JobService
+    let grace: Duration
+    let logger: Logger
 
     func run() async throws {
         await cancelWhenGracefulShutdown { await jobs.run() }
+        let left = await jobs.checkpoint(within: grace)
+        if left > 0 {
+            logger.warning("jobs still running at the end of the shutdown grace; they resume on the next start", metadata: ["jobs": "\(left)"])
+        }
     }
 }
 
-/// Runs the IMAP pool's lifetime inside the service group: on shutdown it logs out every idle connection.
+/// Runs the IMAP pool's lifetime inside the service group: on shutdown, after the jobs have
+/// stopped, it logs out every idle connection.
 struct PoolService: Service {
     let pool: IMAPConnectionPool
 

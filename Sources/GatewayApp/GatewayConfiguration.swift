@@ -78,6 +78,9 @@ public struct GatewayConfiguration: Sendable {
     public var metricsAccess = MetricsAccess.open
     public var metricsToken: String?
     public var serverVersion = "0.1.0"
+    /// On SIGTERM, how long running jobs may take to reach their next chunk boundary
+    /// (`shutdown.graceSeconds`); those still running then resume by the crash-safety rules.
+    public var shutdownGrace: Duration = .seconds(25)
 
     public init(imap: IMAPServerConfiguration) { self.imap = imap }
 
@@ -124,35 +127,43 @@ public struct GatewayConfiguration: Sendable {
         func require(_ ok: Bool, _ key: String, _ reason: String) {
             if !ok { problems.append(InvalidSetting(key: key, reason: reason)) }
         }
-        require((0...65_535).contains(httpPort), "http.port", "must be 0…65535")
-        require(!httpHost.isEmpty, "http.host", "must not be empty")
-        require((1...65_535).contains(imap.port), "imap.port", "must be 1…65535")
-        require(!imap.host.isEmpty, "imap.host", "must not be empty")
-        require(imap.maxCommandLineLength >= 1024, "imap.maxLineLength", "must be at least 1024 octets")
-        require(imap.commandTimeout > .zero, "imap.commandTimeoutSeconds", "must be positive")
-        require(pool.maxConnectionsPerAccount >= 1, "imap.pool.maxPerAccount", "must be at least 1")
-        require(pool.maxConnectionsTotal >= pool.maxConnectionsPerAccount, "imap.pool.maxTotal", "must be at least imap.pool.maxPerAccount")
-        require(pool.maxConcurrentLogins >= 1, "imap.pool.maxConcurrentLogins", "must be at least 1")
-        require(pool.verifyInterval > .zero, "auth.verifySeconds", "must be positive")
-        require(!databasePath.isEmpty, "database.path", "must not be empty")
-        require(asyncThreshold >= 1, "batch.asyncThreshold", "must be at least 1")
-        require(maxItems >= 1, "batch.maxItems", "must be at least 1")
-        require(maxRanges >= 1, "batch.maxRanges", "must be at least 1")
-        require(jobChunkSize >= 1, "jobs.chunkSize", "must be at least 1")
-        require(jobs.maxConcurrentJobs >= 1, "jobs.maxConcurrent", "must be at least 1")
-        require(jobs.maxJobsPerAccount >= 1, "jobs.maxPerAccount", "must be at least 1")
-        require(jobs.retention >= .zero, "jobs.retentionSeconds", "must not be negative")
-        require(maxListLimit >= 1, "listing.maxLimit", "must be at least 1")
-        require(metadataFetchBatch >= 1, "listing.metadataFetchBatch", "must be at least 1")
-        require(folderListAge >= .zero && folderListAge <= .seconds(3600), "listing.folderListSeconds", "must be 0-3600")
-        require(maxBodySize >= 1024, "http.maxBodySize", "must be at least 1024 octets")
-        require(sessionIdleTimeout > .zero, "auth.sessionIdleTimeout", "must be positive")
-        require(sessionLifetime > .zero, "auth.sessionLifetime", "must be positive")
-        require(maxSessionsPerAccount >= 1, "auth.maxSessionsPerAccount", "must be at least 1")
-        for (name, limit) in [("perUser", loginThrottle.perUser), ("perAddress", loginThrottle.perAddress)] {
-            require(limit.burst >= 1, "auth.throttle.\(name)Burst", "must be at least 1")
-            require(limit.refill > .zero, "auth.throttle.\(name)RefillSeconds", "must be positive")
+        func seconds(_ duration: Duration) -> Int64 { duration.components.seconds }
+        func range<T: Comparable>(_ value: T, _ bounds: ClosedRange<T>, _ key: String, _ unit: String = "") {
+            require(bounds.contains(value), key, "must be \(bounds.lowerBound)-\(bounds.upperBound)\(unit) (got \(value))")
         }
+        let day: Int64 = 86_400
+        let year: Int64 = 365 * day
+        range(httpPort, 0...65_535, "http.port")
+        require(!httpHost.isEmpty, "http.host", "must not be empty")
+        range(imap.port, 1...65_535, "imap.port")
+        require(!imap.host.isEmpty, "imap.host", "must not be empty")
+        range(imap.maxCommandLineLength, 1024...(1 << 20), "imap.maxLineLength", " octets")
+        range(seconds(imap.commandTimeout), 1...day, "imap.commandTimeoutSeconds", " s")
+        range(pool.maxConnectionsPerAccount, 1...1000, "imap.pool.maxPerAccount")
+        range(pool.maxConnectionsTotal, 1...100_000, "imap.pool.maxTotal")
+        require(pool.maxConnectionsTotal >= pool.maxConnectionsPerAccount, "imap.pool.maxTotal", "must be at least imap.pool.maxPerAccount")
+        range(pool.maxConcurrentLogins, 1...10_000, "imap.pool.maxConcurrentLogins")
+        range(seconds(pool.verifyInterval), 1...day, "auth.verifySeconds", " s")
+        require(!databasePath.isEmpty, "database.path", "must not be empty")
+        range(asyncThreshold, 1...10_000_000, "batch.asyncThreshold")
+        range(maxItems, 1...10_000_000, "batch.maxItems")
+        range(maxRanges, 1...100_000, "batch.maxRanges")
+        range(jobChunkSize, 1...1_000_000, "jobs.chunkSize")
+        range(jobs.maxConcurrentJobs, 1...1000, "jobs.maxConcurrent")
+        range(jobs.maxJobsPerAccount, 1...1000, "jobs.maxPerAccount")
+        range(seconds(jobs.retention), 0...year, "jobs.retentionSeconds", " s")
+        range(maxListLimit, 1...100_000, "listing.maxLimit")
+        range(metadataFetchBatch, 1...1_000_000, "listing.metadataFetchBatch")
+        range(seconds(folderListAge), 0...3600, "listing.folderListSeconds", " s")
+        range(maxBodySize, 1024...(1 << 30), "http.maxBodySize", " octets")
+        range(seconds(sessionIdleTimeout), 1...year, "auth.sessionIdleTimeout", " s")
+        range(seconds(sessionLifetime), 1...year, "auth.sessionLifetime", " s")
+        range(maxSessionsPerAccount, 1...10_000, "auth.maxSessionsPerAccount")
+        for (name, limit) in [("perUser", loginThrottle.perUser), ("perAddress", loginThrottle.perAddress)] {
+            range(limit.burst, 1...1_000_000, "auth.throttle.\(name)Burst")
+            range(seconds(limit.refill), 1...day, "auth.throttle.\(name)RefillSeconds", " s")
+        }
+        range(seconds(shutdownGrace), 0...3600, "shutdown.graceSeconds", " s")
         if authMode == .trusted {
             let keyLength = trustedKey?.count ?? 0
             require(

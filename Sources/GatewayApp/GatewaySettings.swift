@@ -18,12 +18,14 @@ public struct GatewaySettings: Sendable {
         case text, json
     }
 
-    /// The gateway's logger, as `log.level` and `log.format` say.
+    /// The gateway's logger, as `log.level` and `log.format` say. Each line logged for an HTTP
+    /// request carries its `requestId` (``RequestMetadata``).
     public func makeLogger() -> Logger {
         var logger =
             switch logFormat {
-            case .text: Logger(label: "mailbox-gateway")
-            case .json: Logger(label: "mailbox-gateway", factory: { JSONLogHandler(label: $0) })
+            case .text: Logger(label: "mailbox-gateway", metadataProvider: RequestMetadata.loggerMetadata)
+            case .json:
+                Logger(label: "mailbox-gateway") { JSONLogHandler(label: $0, metadataProvider: RequestMetadata.loggerMetadata) }
             }
         logger.logLevel = logLevel
         return logger
@@ -31,9 +33,14 @@ public struct GatewaySettings: Sendable {
 
     public typealias InvalidSetting = GatewayConfiguration.InvalidSetting
 
-    public static func load(file: String) async throws -> GatewaySettings {
+    /// Reads the settings once: `overrides` (configuration keys from command-line flags, e.g.
+    /// `http.port`), then the `GATEWAY_*` environment, then `file`, then the defaults.
+    public static func load(file: String, overrides: [String: String] = [:]) async throws -> GatewaySettings {
+        let flags = EnvironmentVariablesProvider(
+            environmentVariables: Dictionary(
+                uniqueKeysWithValues: overrides.map { (InvalidSetting(key: $0.key, reason: "").environmentVariable, $0.value) }))
         let environment = environmentProvider(EnvironmentVariablesProvider())
-        var providers: [any ConfigProvider] = [environment]
+        var providers: [any ConfigProvider] = [environmentProvider(flags), environment]
         if file.hasSuffix(".json") {
             providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(file), allowMissing: true))
         } else {
@@ -103,6 +110,7 @@ public struct GatewaySettings: Sendable {
         }
         gateway.metricsAccess = metricsAccess
         gateway.metricsToken = reader.string(forKey: "metrics.token", isSecret: true)
+        gateway.shutdownGrace = .seconds(reader.int(forKey: "shutdown.graceSeconds", default: 25))
         guard let level = Logger.Level(rawValue: reader.string(forKey: "log.level", default: "info")) else {
             throw InvalidSetting(key: "log.level", reason: "must be trace, debug, info, notice, warning, error or critical")
         }

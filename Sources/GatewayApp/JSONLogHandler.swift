@@ -7,13 +7,19 @@ import Logging
 public struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level = .info
+    /// Metadata of the moment (the request's ID), asked for each line.
+    public var metadataProvider: Logger.MetadataProvider?
     let label: String
     let write: @Sendable (String) -> Void
 
     /// `write` receives each line without its newline; the default appends one and writes it to
     /// standard error.
-    public init(label: String, write: @escaping @Sendable (String) -> Void = JSONLogHandler.standardError) {
+    public init(
+        label: String, metadataProvider: Logger.MetadataProvider? = nil,
+        write: @escaping @Sendable (String) -> Void = JSONLogHandler.standardError
+    ) {
         self.label = label
+        self.metadataProvider = metadataProvider
         self.write = write
     }
 
@@ -24,7 +30,10 @@ public struct JSONLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         var object: [String: Any] = [:]
-        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
+        var merged = metadataProvider?.get() ?? [:]
+        merged.merge(metadata) { $1 }
+        merged.merge(event.metadata ?? [:]) { $1 }
+        for (key, value) in merged {
             object[key] = Self.json(value)
         }
         if let error = event.error { object["error"] = "\(error)" }

@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 
 /// The batch engine, assembled: every service the HTTP layer calls, built over the ports the
 /// engine declares (``MailServer`` and the stores). `GatewayApp` builds it over the IMAP pool and
@@ -67,18 +68,20 @@ public struct MailboxEngine: Sendable {
     public let sessions: any SessionStore
     public let metrics: GatewayMetrics
 
-    public init(ports: Ports, configuration: Configuration, logger: Logger) {
-        let metrics = GatewayMetrics()
+    /// - Parameter metricsFactory: where the engine's metrics go (the app passes its Prometheus
+    ///   registry's factory); by default nowhere.
+    public init(ports: Ports, configuration: Configuration, metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance, logger: Logger) {
+        let metrics = GatewayMetrics(factory: metricsFactory)
         let ordering = MailOrdering(
             cache: ports.listingCache, metrics: metrics, metadataFetchBatch: configuration.metadataFetchBatch, logger: logger)
         let jobs = JobService(
             mailServer: ports.mailServer, store: ports.jobs, folders: ports.folders, labels: ports.labels,
             executorConfiguration: configuration.batch, configuration: configuration.jobs,
-            resumeCredentials: configuration.resumeCredentials, logger: logger)
+            resumeCredentials: configuration.resumeCredentials, metrics: metrics, logger: logger)
         self.metrics = metrics
         self.jobs = jobs
         self.sessions = ports.sessions
-        let folderLists = FolderListCache(store: ports.folders, maxAge: configuration.folderListAge)
+        let folderLists = FolderListCache(store: ports.folders, maxAge: configuration.folderListAge, metrics: metrics)
         batches = MailBatchExecutor(
             mailServer: ports.mailServer, folderLists: folderLists, labels: ports.labels, ordering: ordering, jobs: jobs,
             configuration: configuration.batch, logger: logger)

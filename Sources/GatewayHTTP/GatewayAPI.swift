@@ -7,13 +7,21 @@ import Logging
 /// The HTTP API over the engine: every route, the auth middleware, the one error mapping. The app
 /// serves the router this builds; tests drive it in process with Hummingbird's test client.
 public enum GatewayAPI {
-    /// `readiness`: what `GET /readyz` asks (the app passes the IMAP server and the database).
+    /// `readiness`: what `GET /readyz` asks (the app passes the IMAP server and the database);
+    /// `metrics`: what `GET /metrics` answers.
+    ///
+    /// Middleware, outermost first: the request ID (so every answer and log line has one), a
+    /// trace span per request (Hummingbird's `TracingMiddleware`, on the process's tracer),
+    /// request counts and latency by route, method and status (Hummingbird's `MetricsMiddleware`,
+    /// on the process's metrics factory: it sees the status the error mapping chose), then the
+    /// one error mapping.
     public static func buildRouter(
-        engine: MailboxEngine, configuration: APIConfiguration, readiness: [ReadinessCheck]
+        engine: MailboxEngine, configuration: APIConfiguration, readiness: [ReadinessCheck], metrics: MetricsExposition
     ) -> Router<GatewayRequestContext> {
         let router = Router(context: GatewayRequestContext.self)
-        let metrics = engine.metrics
         router.add(middleware: RequestIDMiddleware())
+        router.add(middleware: TracingMiddleware())
+        router.add(middleware: MetricsMiddleware())
         router.add(middleware: ErrorMiddleware())
 
         struct Version: Encodable {
@@ -38,8 +46,8 @@ public enum GatewayAPI {
                     else { throw GatewayError.unauthorized }
                 }
                 return Response(
-                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                    body: .init(byteBuffer: .init(string: metrics.prometheusText())))
+                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                    body: .init(byteBuffer: .init(bytes: await metrics.render())))
             }
         }
         let openAPI = OpenAPIDocument.load()

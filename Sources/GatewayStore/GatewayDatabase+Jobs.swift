@@ -18,13 +18,15 @@ extension GatewayDatabase: JobStore {
         let stateName: String = row["status"]
         guard let state = JobState(rawValue: stateName) else { throw StoreCorruption("job state \(stateName)") }
         let operation = try JSONDecoder().decode(MailBatchOperation.self, from: Data((row["operation"] as String).utf8))
-        return JobRecord(
+        var job = JobRecord(
             key: row["key"], account: row["account"], operation: operation, state: state,
             totalItems: row["totalItems"], doneItems: row["doneItems"], failedItems: strings(row["failedItems"]),
             pendingItems: strings(row["pendingItems"]),
             itemAliases: (try? JSONDecoder().decode([String: String].self, from: Data((row["itemAliases"] as String? ?? "{}").utf8))) ?? [:],
             createdAt: Date(timeIntervalSince1970: row["createdAt"]),
             finishedAt: (row["finishedAt"] as Double?).map { Date(timeIntervalSince1970: $0) })
+        job.cancelRequested = (row["cancelRequested"] as Int?) == 1
+        return job
     }
 
     public func createJob(_ job: JobRecord) async throws {
@@ -58,9 +60,7 @@ extension GatewayDatabase: JobStore {
             try Row.fetchOne(
                 db,
                 sql: """
-                    SELECT key, account, operation, status, totalItems, doneItems, failedItems, '[]' AS pendingItems, createdAt,
-                           finishedAt, CASE WHEN failedItems = '[]' THEN '{}' ELSE itemAliases END AS itemAliases
-                    FROM job WHERE key = ? AND account = ?
+                    SELECT \(Self.summaryColumns) FROM job WHERE key = ? AND account = ?
                     """,
                 arguments: [key, account]
             ).map(Self.job)
@@ -73,6 +73,44 @@ extension GatewayDatabase: JobStore {
             try Row.fetchAll(
                 db, sql: "SELECT * FROM job WHERE status != ? ORDER BY createdAt", arguments: [JobState.completed.rawValue]
             ).map(Self.job)
+        }
+    }
+
+    /// A job's columns without its pending IDs (and without aliases when nothing failed).
+    private static let summaryColumns = """
+        key, account, operation, status, totalItems, doneItems, failedItems, '[]' AS pendingItems, createdAt, finishedAt,
+        CASE WHEN failedItems = '[]' THEN '{}' ELSE itemAliases END AS itemAliases, cancelRequested
+        """
+
+    public func listJobs(account: String?, state: JobState?, limit: Int) async throws -> [JobRecord] {
+        try await writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(Self.summaryColumns) FROM job
+                    WHERE (?1 IS NULL OR account = ?1) AND (?2 IS NULL OR status = ?2)
+                    ORDER BY createdAt DESC LIMIT ?3
+                    """,
+                arguments: [account, state?.rawValue, limit]
+            ).map(Self.job)
+        }
+    }
+
+    public func requestJobCancel(key: String) async throws -> Bool {
+        try await writer.write { db in
+            try db.execute(
+                sql: "UPDATE job SET cancelRequested = 1 WHERE key = ? AND status != ?", arguments: [key, JobState.completed.rawValue])
+            return db.changesCount > 0
+        }
+    }
+
+    public func jobCounts() async throws -> [JobState: Int] {
+        try await writer.read { db in
+            var counts: [JobState: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM job GROUP BY status") {
+                if let state = JobState(rawValue: row["status"]) { counts[state] = row["n"] }
+            }
+            return counts
         }
     }
 

@@ -195,6 +195,14 @@ enum GatewayMigrations {
             }
         }
 
+        // v9: an operator's request to cancel a job (`mailbox-gateway jobs cancel`): the runner
+        // stops at its next chunk boundary and reports the items not done as failed.
+        migrator.registerMigration("v9-jobCancelRequested") { db in
+            try db.alter(table: "job") { t in
+                t.add(column: "cancelRequested", .integer).notNull().defaults(to: 0)
+            }
+        }
+
         // Add new migrations below this line; never edit the ones above.
 
         return migrator

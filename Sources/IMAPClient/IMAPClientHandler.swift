@@ -94,7 +94,6 @@ final class IMAPClientHandler: ChannelDuplexHandler {
         }
         promises[tag] = (name, request.promise, timer)
         if startsTLS { startTLS?.boundary.startTLSTag = tag }
-        logger.debug("imap command", metadata: ["tag": "\(tag)", "command": "\(name)"])
         perform(pipeline.enqueue(tag: tag, command: encoded, name: name, startsTLS: startsTLS), context: context)
     }
 
@@ -132,10 +131,6 @@ final class IMAPClientHandler: ChannelDuplexHandler {
             case .complete(let tag, let result):
                 guard let entry = promises.removeValue(forKey: tag) else { continue }
                 entry.timer.cancel()
-                logger.debug(
-                    "imap completion",
-                    metadata: ["tag": "\(tag)", "command": "\(entry.name)", "status": "\(result.completion.status.rawValue)"]
-                )
                 entry.promise.succeed(result)
             case .startTLS:
                 secure(context: context)

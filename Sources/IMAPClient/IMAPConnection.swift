@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
+import Tracing
 
 /// One connection to the IMAP server, with an async API over the channel handlers.
 ///
@@ -25,11 +26,15 @@ public final class IMAPConnection: Sendable {
     let server: IMAPServerConfiguration
     let logger: Logger
     let state: NIOLockedValueBox<State>
+    let metrics: IMAPMetrics
 
-    private init(channel: any Channel, server: IMAPServerConfiguration, state: NIOLockedValueBox<State>, logger: Logger) {
+    private init(
+        channel: any Channel, server: IMAPServerConfiguration, state: NIOLockedValueBox<State>, metrics: IMAPMetrics, logger: Logger
+    ) {
         self.channel = channel
         self.server = server
         self.state = state
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -54,9 +59,11 @@ public final class IMAPConnection: Sendable {
     // MARK: Connecting
 
     /// Connects, waits for the greeting, negotiates TLS as configured, and learns the capabilities.
+    /// Every command the connection sends is counted and timed on `metrics`.
     public static func connect(
         to server: IMAPServerConfiguration,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        metrics: IMAPMetrics = .disabled,
         logger: Logger
     ) async throws -> IMAPConnection {
         let state = NIOLockedValueBox(State())
@@ -113,7 +120,7 @@ public final class IMAPConnection: Sendable {
             greeting.fail(IMAPError.connectFailed(host: server.host, port: server.port, reason: "\(error)"))
             throw IMAPError.connectFailed(host: server.host, port: server.port, reason: "\(error)")
         }
-        let connection = IMAPConnection(channel: channel, server: server, state: state, logger: logger)
+        let connection = IMAPConnection(channel: channel, server: server, state: state, metrics: metrics, logger: logger)
         do {
             // The greeting shares the connect deadline: a server that accepts but never speaks is dropped.
             let greetingTimeout = eventLoop.scheduleTask(in: TimeAmount(server.connectTimeout)) {
@@ -197,8 +204,44 @@ public final class IMAPConnection: Sendable {
     // MARK: Commands
 
     /// Sends one command and waits for its completion. NO and BAD are thrown as ``IMAPError/commandFailed(command:status:text:)``.
+    /// Each command is a client span (`IMAP <name>`) of the current trace, counted and timed on the metrics.
     @discardableResult
     public func execute(_ command: Command) async throws -> CommandResult {
+        let name = command.name
+        return try await withSpan("IMAP \(name)", ofKind: .client) { span in
+            span.attributes["imap.command"] = name
+            let started = ContinuousClock.now
+            do {
+                let answer = try await send(command)
+                finished(name, result: "ok", after: ContinuousClock.now - started)
+                return answer
+            } catch {
+                let result = Self.metricsResult(of: error)
+                finished(name, result: result, after: ContinuousClock.now - started)
+                span.attributes["imap.result"] = result
+                throw error
+            }
+        }
+    }
+
+    /// Counts and times a command, and logs it (in the caller's task, so the line carries the
+    /// request's metadata): its name and result only, never its arguments.
+    private func finished(_ name: String, result: String, after duration: Duration) {
+        metrics.record(command: name, result: result, duration: duration)
+        logger.debug("imap command", metadata: ["command": "\(name)", "result": "\(result)", "duration": "\(duration)"])
+    }
+
+    /// The `result` label of a failed command: the server's NO or BAD, `refused` when the client
+    /// would not send it, `failed` when no answer came (closed, timed out, protocol broken).
+    static func metricsResult(of error: any Error) -> String {
+        switch error {
+        case IMAPError.commandFailed(_, let status, _): status == .no ? "no" : "bad"
+        case IMAPError.invalidCommand: "refused"
+        default: "failed"
+        }
+    }
+
+    private func send(_ command: Command) async throws -> CommandResult {
         let promise = channel.eventLoop.makePromise(of: CommandResult.self)
         state.withLockedValue { $0.commandsSent += 1 }
         channel.writeAndFlush(CommandRequest(command: command, promise: promise)).whenFailure { [state] error in

@@ -57,6 +57,10 @@ public actor IMAPConnectionPool {
         public var failedLogins = 0
         /// Connects + LOGINs in flight now.
         public var loggingIn = 0
+        /// Leases waiting for a free connection now.
+        public var waiting = 0
+        /// Connections leased out now (open and not idle).
+        public var busy: Int { open - idle }
     }
 
     private struct IdleConnection {
@@ -73,6 +77,7 @@ public actor IMAPConnectionPool {
     private let server: IMAPServerConfiguration
     private let configuration: Configuration
     private let eventLoopGroup: any EventLoopGroup
+    private let metrics: IMAPMetrics
     private let logger: Logger
     /// Idle connections per account, oldest first.
     private var idle: [String: [IdleConnection]] = [:]
@@ -91,12 +96,14 @@ public actor IMAPConnectionPool {
 
     public init(
         server: IMAPServerConfiguration, configuration: Configuration = Configuration(),
-        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, clock: PoolClock = .continuous, logger: Logger
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, clock: PoolClock = .continuous,
+        metrics: IMAPMetrics = .disabled, logger: Logger
     ) {
         self.server = server
         self.configuration = configuration
         self.eventLoopGroup = eventLoopGroup
         self.clock = clock
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -104,6 +111,7 @@ public actor IMAPConnectionPool {
         var s = statistics
         s.idle = idle.values.reduce(0) { $0 + $1.count }
         s.loggingIn = loggingInPerAccount.values.reduce(0, +)
+        s.waiting = waiters.count
         return s
     }
 
@@ -161,7 +169,7 @@ public actor IMAPConnectionPool {
     /// Whether the server answers: connects (TLS as configured), reads its greeting, logs out.
     /// No account is involved and no pool slot is taken. Throws what connecting threw.
     nonisolated public func probe() async throws {
-        let connection = try await IMAPConnection.connect(to: server, eventLoopGroup: eventLoopGroup, logger: logger)
+        let connection = try await IMAPConnection.connect(to: server, eventLoopGroup: eventLoopGroup, metrics: metrics, logger: logger)
         await connection.logout()
     }
 
@@ -258,7 +266,7 @@ public actor IMAPConnectionPool {
             loggingInPerAccount[account] = left > 0 ? left : nil
             wakeWaiters()
         }
-        let connection = try await IMAPConnection.connect(to: server, eventLoopGroup: eventLoopGroup, logger: logger)
+        let connection = try await IMAPConnection.connect(to: server, eventLoopGroup: eventLoopGroup, metrics: metrics, logger: logger)
         do {
             try await connection.login(credentials)
         } catch {

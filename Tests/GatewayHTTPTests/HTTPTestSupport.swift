@@ -114,7 +114,7 @@ struct TestGateway: Sendable {
                 // Long, so that a kept folder list never expires halfway through a test on a slow machine.
                 folderListAge: .seconds(600)))
         setUp(server)
-        let router = GatewayAPI.buildRouter(engine: harness.engine, configuration: api, readiness: readiness)
+        let router = GatewayAPI.buildRouter(engine: harness.engine, configuration: api, readiness: readiness, metrics: .empty)
         let app = Application(router: router, logger: quietLogger)
         try await app.test(.router) { client in
             try await body(TestGateway(harness: harness, configuration: api, client: client))

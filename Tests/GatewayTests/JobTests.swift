@@ -173,12 +173,21 @@ struct JobTests {
 struct GatewayProcess {
     let process: Process
 
-    /// Starts the debug binary; `environment` adds or overrides `GATEWAY_*` settings.
-    static func start(bed: TestBed, port: Int, database: String, environment extra: [String: String] = [:]) throws -> GatewayProcess {
+    /// The debug binary built with the tests.
+    static var executable: URL {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/mailbox-gateway")
+    }
+
+    /// Starts the debug binary; `environment` adds or overrides `GATEWAY_*` settings; its log
+    /// (standard error) goes to `log` when given.
+    static func start(
+        bed: TestBed, port: Int, database: String, environment extra: [String: String] = [:], log: FileHandle? = nil
+    ) throws -> GatewayProcess {
         let process = Process()
-        process.executableURL = root.appendingPathComponent(".build/debug/mailbox-gateway")
+        process.executableURL = executable
         process.arguments = ["serve", "--config", "/nonexistent/gateway.yaml"]
+        if let log { process.standardError = log }
         var environment = ProcessInfo.processInfo.environment
         environment["GATEWAY_HTTP_PORT"] = String(port)
         environment["GATEWAY_IMAP_HOST"] = bed.host
@@ -210,6 +219,47 @@ struct GatewayProcess {
         guard process.isRunning else { return }
         Foundation.kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
+    }
+
+    /// Sends SIGTERM and waits up to `timeout` for the exit: its status (nil when it did not exit
+    /// in time, or died of a signal) and how long it took.
+    func terminate(timeout: Duration) async -> (status: Int32?, after: Duration) {
+        let started = ContinuousClock.now
+        Foundation.kill(process.processIdentifier, SIGTERM)
+        while process.isRunning, ContinuousClock.now - started < timeout {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        let after = ContinuousClock.now - started
+        guard !process.isRunning else {
+            kill()
+            return (nil, after)
+        }
+        return (process.terminationReason == .exit ? process.terminationStatus : nil, after)
+    }
+
+    /// Runs the binary (or another `executable`) with `arguments` to its end: exit status,
+    /// standard output and standard error. `input` is written to its standard input.
+    static func run(
+        _ arguments: [String], executable: URL = GatewayProcess.executable, environment extra: [String: String] = [:], input: String = ""
+    ) async throws -> (status: Int32, output: String, error: String) {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("GATEWAY_") }
+        environment.merge(extra) { _, new in new }
+        process.environment = environment
+        let (stdin, stdout, stderr) = (Pipe(), Pipe(), Pipe())
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
+        async let output = Task.detached { stdout.fileHandleForReading.readDataToEndOfFile() }.value
+        async let error = Task.detached { stderr.fileHandleForReading.readDataToEndOfFile() }.value
+        let (out, err) = await (output, error)
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
     }
 }
 

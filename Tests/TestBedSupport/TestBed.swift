@@ -156,6 +156,12 @@ public struct TestBed: Sendable {
         return IMAPCredentials(user: pia.name, password: pia.password)
     }
 
+    /// The account of the operations tests (a gateway process's metrics, logs, SIGTERM mid-job): quinn.
+    public var operationsAccount: IMAPCredentials {
+        let quinn = users.first { $0.name == "quinn" } ?? (name: "quinn", password: "quinn-secret")
+        return IMAPCredentials(user: quinn.name, password: quinn.password)
+    }
+
     /// Where the client under test (the gateway) connects. In an `IMAP_TEST_REFUSE` run the plain
     /// port is the refusing proxy's (plaintext only: `.tls` still reaches Dovecot, `.startTLS` fails there).
     public func server(

@@ -51,7 +51,10 @@ public actor JobService {
     private let executorConfiguration: MailBatchExecutor.Configuration
     private let configuration: Configuration
     private let resumeCredentials: @Sendable (String) -> AccountCredentials?
+    private let metrics: GatewayMetrics
     private let logger: Logger
+    /// Set by ``checkpoint(within:)``: no job starts, and running ones stop at their next chunk boundary.
+    private var stopping = false
 
     private var running: Set<String> = []
     private var runningPerAccount: [String: Int] = [:]
@@ -79,12 +82,14 @@ public actor JobService {
     public init(
         mailServer: any MailServer, store: any JobStore, folders: any FolderStore, labels: any LabelStore,
         executorConfiguration: MailBatchExecutor.Configuration, configuration: Configuration = Configuration(),
-        resumeCredentials: @escaping @Sendable (String) -> AccountCredentials? = { _ in nil }, logger: Logger
+        resumeCredentials: @escaping @Sendable (String) -> AccountCredentials? = { _ in nil },
+        metrics: GatewayMetrics = GatewayMetrics(), logger: Logger
     ) {
         self.ports = JobRunner.Ports(mailServer: mailServer, store: store, folders: folders, labels: labels)
         self.executorConfiguration = executorConfiguration
         self.configuration = configuration
         self.resumeCredentials = resumeCredentials
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -164,9 +169,34 @@ public actor JobService {
         }
     }
 
+    /// For shutdown: starts no more jobs and lets each running one finish the chunk it is carrying
+    /// out, record it, and stop there, so it resumes on the next start from a recorded boundary
+    /// (no interrupted command to wait out). Returns when none runs, or after `grace` (those still
+    /// running then resume by the crash-safety rules). Returns how many were still running.
+    @discardableResult
+    public func checkpoint(within grace: Duration) async -> Int {
+        stopping = true
+        queue = []
+        if !running.isEmpty { logger.info("stopping jobs at their next chunk boundary", metadata: ["running": "\(running.count)"]) }
+        let deadline = ContinuousClock.now + grace
+        while !running.isEmpty, ContinuousClock.now < deadline, !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return running.count
+    }
+
+    /// Whether running jobs are to stop at their next chunk boundary.
+    func isStopping() -> Bool { stopping }
+
     private func resumeUnfinished(account: String?) async {
         do {
             for job in try await ports.store.unfinishedJobs() where account == nil || job.account == account {
+                if job.cancelRequested, !running.contains(job.key) {
+                    // Cancelled by an operator while no runner had it: nothing to log in for.
+                    try await JobRunner.failRemaining(key: job.key, store: ports.store)
+                    logger.info("job cancelled by an operator", metadata: ["jobKey": "\(job.key)"])
+                    continue
+                }
                 if credentials[job.account] == nil, let master = resumeCredentials(job.account) {
                     credentials[job.account] = master
                 }
@@ -198,6 +228,7 @@ public actor JobService {
 
     /// Starts queued jobs while the global and per-account limits allow, oldest first.
     private func schedule() {
+        guard !stopping else { return }
         var index = 0
         while index < queue.count, running.count < configuration.maxConcurrentJobs {
             let (key, account) = queue[index]
@@ -220,8 +251,12 @@ public actor JobService {
             attempt += 1
             do {
                 try await JobRunner(
-                    key: key, ports: ports, configuration: executorConfiguration, resumeGuard: configuration.resumeGuard, logger: logger
+                    key: key, ports: ports, configuration: executorConfiguration, resumeGuard: configuration.resumeGuard,
+                    metrics: metrics, shouldStop: { await self.isStopping() }, logger: logger
                 ).run(credentials: credentials)
+                break
+            } catch is JobRunner.Checkpointed {
+                logger.info("job stopped at a chunk boundary; it resumes on the next start")
                 break
             } catch let error where Self.isAuthenticationFailure(error) {
                 // The password changed or was revoked: the job waits, unchanged, for the next
@@ -242,6 +277,7 @@ public actor JobService {
                 break
             } catch {
                 logger.warning("job interrupted", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
+                if stopping { break }
                 if attempt >= configuration.maxAttempts {
                     try? await JobRunner.failRemaining(key: key, store: ports.store)
                     break
@@ -285,11 +321,18 @@ struct JobRunner {
     let configuration: MailBatchExecutor.Configuration
     /// See ``JobService/Configuration/resumeGuard``.
     let resumeGuard: Duration
+    let metrics: GatewayMetrics
+    /// Asked before each chunk: true when the gateway is shutting down.
+    let shouldStop: @Sendable () async -> Bool
     let logger: Logger
+
+    /// Thrown at a chunk boundary when the gateway shuts down: every chunk so far is recorded.
+    struct Checkpointed: Error {}
 
     func run(credentials: AccountCredentials) async throws {
         let store = ports.store
         guard let job = try await store.job(key: key, account: credentials.user), job.state != .completed else { return }
+        if job.cancelRequested { return try await cancel() }
         let operation = job.operation
         try await ports.mailServer.withSession(credentials) { session in
             let keyword = try await MailBatchExecutor.keyword(for: operation, account: credentials.user, labels: ports.labels)
@@ -307,11 +350,14 @@ struct JobRunner {
                 try await store.planJob(key: key, chunks: chunks, failed: plan.distinctIDs.filter { !planned.contains($0) })
             }
             for stored in try await store.jobChunks(key: key) where stored.state != .done {
+                if await shouldStop() { throw Checkpointed() }
+                if try await store.jobAnyAccount(key: key)?.cancelRequested == true { return try await cancel() }
                 let chunk = stored.chunk
                 let resuming = stored.state == .started
                 if resuming, case .transfer = chunk.action, let startedAt = stored.startedAt {
                     try await waitOutInterruptedCommand(startedAt: startedAt)
                 }
+                let started = ContinuousClock.now
                 var destinationUIDNext = stored.destinationUIDNext
                 if !resuming {
                     if case .transfer(_, _, let mailbox, _) = chunk.action {
@@ -322,9 +368,16 @@ struct JobRunner {
                 let result = try await work.execute(chunk, resuming: resuming, destinationUIDNext: destinationUIDNext)
                 let failed = chunk.clientIDs(chunk.uidSet.subtracting(result.confirmed).values)
                 try await store.finishJobChunk(key: key, seq: stored.seq, itemCount: chunk.uids.count, failed: failed)
+                metrics.recordJobChunk(operation: operation.name, duration: ContinuousClock.now - started)
             }
             try await store.completeJob(key: key, failed: [])
         }
+    }
+
+    /// An operator cancelled the job: it completes here, with every item not done reported failed.
+    private func cancel() async throws {
+        try await Self.failRemaining(key: key, store: ports.store)
+        logger.info("job cancelled by an operator", metadata: ["jobKey": "\(key)"])
     }
 
     /// Sleeps until `resumeGuard` after the interrupted chunk started, so the command it sent has

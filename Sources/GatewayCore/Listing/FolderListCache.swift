@@ -10,6 +10,7 @@ import Synchronization
 public final class FolderListCache: Sendable {
     let store: any FolderStore
     let maxAge: Duration
+    let metrics: GatewayMetrics
     private let entries = Mutex<[String: Entry]>([:])
 
     private struct Entry {
@@ -21,9 +22,10 @@ public final class FolderListCache: Sendable {
     static let maxAccounts = 10_000
 
     /// - Parameter maxAge: how long a LIST is reused; zero lists on every request.
-    public init(store: any FolderStore, maxAge: Duration) {
+    public init(store: any FolderStore, maxAge: Duration, metrics: GatewayMetrics = GatewayMetrics()) {
         self.store = store
         self.maxAge = maxAge
+        self.metrics = metrics
     }
 
     /// The account's folders: the kept list while it is younger than `maxAge` and knows every one of
@@ -34,8 +36,10 @@ public final class FolderListCache: Sendable {
         if maxAge > .zero, let entry = entries.withLock({ $0[account] }), ContinuousClock.now - entry.listedAt < maxAge,
             folderIds.allSatisfy({ entry.directory.folder(id: $0) != nil })
         {
+            metrics.increment(.folderListCacheHits)
             return entry.directory
         }
+        metrics.increment(.folderListCacheMisses)
         return try await list(session: session, account: account)
     }
 

@@ -18,6 +18,19 @@ public enum MailBatchOperation: Hashable, Sendable, Codable {
         case .update, .conversationUpdate, .addLabel, .removeLabel: true
         }
     }
+
+    /// A short fixed name (`copy`, `move`, `delete`, `update`, `labelsAdd`, `labelsRemove`), for
+    /// metrics, traces and logs; it carries no folder or label ID.
+    public var name: String {
+        switch self {
+        case .copy: "copy"
+        case .move: "move"
+        case .delete: "delete"
+        case .update, .conversationUpdate: "update"
+        case .addLabel: "labelsAdd"
+        case .removeLabel: "labelsRemove"
+        }
+    }
 }
 
 /// `{start, limit}`: the `limit` items of the sorted listing that begin at the mail `start`.

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Where a job stands.
-public enum JobState: String, Hashable, Sendable, Codable {
+public enum JobState: String, Hashable, Sendable, Codable, CaseIterable {
     case inProgress
     case completed
 }
@@ -29,6 +29,9 @@ public struct JobRecord: Hashable, Sendable {
     public var itemAliases: [String: String]
     public var createdAt: Date
     public var finishedAt: Date?
+    /// An operator asked to cancel it (`mailbox-gateway jobs cancel`); the runner stops at its
+    /// next chunk boundary and reports what is not done as failed.
+    public var cancelRequested = false
 
     public init(
         key: String, account: String, operation: MailBatchOperation, state: JobState, totalItems: Int, doneItems: Int = 0,
@@ -92,6 +95,13 @@ public protocol JobStore: Sendable {
     func jobAnyAccount(key: String) async throws -> JobRecord?
     /// Jobs not completed yet, oldest first.
     func unfinishedJobs() async throws -> [JobRecord]
+    /// How many jobs there are in each state, all accounts together (for metrics).
+    func jobCounts() async throws -> [JobState: Int]
+    /// Jobs without their pending IDs, newest first, of every account or of one, in one state or
+    /// any (for operators: `mailbox-gateway jobs list`).
+    func listJobs(account: String?, state: JobState?, limit: Int) async throws -> [JobRecord]
+    /// Marks an unfinished job to be cancelled; false when there is no such unfinished job.
+    func requestJobCancel(key: String) async throws -> Bool
     /// Records the chunks a job was planned into and the items that failed while planning, and
     /// clears the pending IDs, so planning happens exactly once.
     func planJob(key: String, chunks: [BatchChunk], failed: [String]) async throws

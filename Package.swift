@@ -84,7 +84,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
-            resources: [.copy("Resources/openapi.yaml")],
+            resources: [.copy("Resources/openapi.yaml"), .copy("Resources/docs")],
             swiftSettings: swiftSettings
         ),
         // Wiring: reads the settings, opens the store, builds the IMAP pool and its adapter, the

@@ -14,7 +14,8 @@
 # REFUSE_MOVE_PASS=0 leaves out the MOVE-refused pass, REFUSE_SORT_PASS=0 the
 # SORT/ESORT/THREAD/CONDSTORE/QRESYNC-refused one, CYRUS_PASS=0 the Cyrus one.
 #
-# Needs root, Swift 6, and: apt-get install -y dovecot-imapd openssl python3 libsqlite3-dev, and for
+# Needs root, Swift 6, and: apt-get install -y dovecot-imapd openssl python3 libsqlite3-dev prometheus
+# chromium (promtool and a headless browser for OperationsTests), and for
 # the Cyrus pass cyrus-common db-util dma (.ci/run installs them; cyrus-start.sh installs them when
 # missing and fetches cyrus-imapd's imapd with `apt-get download`, see integration/CYRUS.md).
 set -euo pipefail
@@ -61,6 +62,8 @@ else
   swift test "$@"
 fi
 echo "run-tests: default pass: $((SECONDS - started)) s"
+# The Dockerfile builds with scripts/pinned-versions.txt: it must name what these tests ran with.
+scripts/check-pins.py
 
 # --- The end-to-end suite again, behind a server that truly lacks capabilities --------------------
 # Dovecot's imap_capability only HIDES a capability: a gateway that used it anyway would still pass.

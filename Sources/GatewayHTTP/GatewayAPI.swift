@@ -55,6 +55,8 @@ public enum GatewayAPI {
             Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: .init(bytes: openAPI)))
         }
 
+        DocsController.load().add(to: router)
+
         let api = router.group("api/v1").add(
             middleware: AuthMiddleware(configuration: configuration, sessions: engine.sessions, authenticator: engine.authenticator))
         MailController(listing: engine.listing, configuration: configuration).add(to: api)

@@ -175,6 +175,8 @@ let package = Package(
             name: "GatewayTests",
             dependencies: [
                 "GatewayApp", "GatewayCore", "GatewayHTTP", "GatewayStore", "IMAPClient", "IMAPCore", "TestBedSupport",
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),

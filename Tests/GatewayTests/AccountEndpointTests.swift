@@ -34,6 +34,21 @@ struct AccountEndpointTests {
         }
     }
 
+    /// `/readyz` turns 503 when the IMAP server stops answering: the gateway reaches the server
+    /// through a proxy, ready while it runs, not ready once the test stops it.
+    @Test func readinessTurnsUnavailableWhenTheIMAPServerStops() async throws {
+        let bed = try TestBed.require()
+        let proxy = try RefusingProxy(targetPort: bed.port, refusing: [])
+        let port = proxy.port
+        try await GatewayHarness.run(configure: { $0.imap.port = port }) { gw in
+            #expect(try await gw.request(.get, "/readyz", auth: nil).status == .ok)
+            proxy.stop()
+            let down = try await gw.request(.get, "/readyz", auth: nil)
+            #expect(down.status == .serviceUnavailable)
+            #expect(((down["error"] as? [String: Any])?["message"] as? String)?.hasPrefix("not ready: imap: ") == true)
+        }
+    }
+
     @Test func publicEndpoints() async throws {
         try await GatewayHarness.run { gw in
             let api = try await gw.request(.get, "/api/", auth: nil)

@@ -1,5 +1,6 @@
 import IMAPCore
 import Logging
+import Tracing
 
 /// Carries out mail batches: resolves `ids` and `ranges` to mail IDs, then either runs the batch
 /// at once on one pooled connection or, above `asyncThreshold` items, hands it to ``JobService``.
@@ -65,8 +66,13 @@ public struct MailBatchExecutor: Sendable {
     }
 
     /// Runs a batch now, or as a job when it resolves to more than `asyncThreshold` items.
+    /// A span of the request's trace (`batch mails move`): the IMAP commands are spans within it.
     public func submit(_ request: MailBatchRequest, credentials: AccountCredentials) async throws -> Result {
-        try await submit(request, credentials: credentials, failed: [], aliases: [:])
+        try await withSpan("batch mails \(request.operation.name)") { span in
+            span.attributes["batch.ids"] = request.ids.count
+            span.attributes["batch.ranges"] = request.ranges.count
+            return try await submit(request, credentials: credentials, failed: [], aliases: [:])
+        }
     }
 
     /// Runs a batch of already resolved items for another kind of batch (conversations): `failed`

@@ -1,3 +1,5 @@
+import Tracing
+
 /// `{start, limit, sourceFolderId}`: the `limit` conversations of `sourceFolderId`'s conversation
 /// listing that begin at the conversation `start`.
 public struct ConversationRange: Hashable, Sendable {
@@ -49,7 +51,16 @@ public struct ConversationBatchExecutor: Sendable {
         self.executor = executor
     }
 
+    /// A span of the request's trace (`batch conversations move`).
     public func submit(_ request: ConversationBatchRequest, credentials: AccountCredentials) async throws -> MailBatchExecutor.Result {
+        try await withSpan("batch conversations \(request.operation.name)") { span in
+            span.attributes["batch.ids"] = request.ids.count
+            span.attributes["batch.ranges"] = request.ranges.count
+            return try await resolveAndSubmit(request, credentials: credentials)
+        }
+    }
+
+    private func resolveAndSubmit(_ request: ConversationBatchRequest, credentials: AccountCredentials) async throws -> MailBatchExecutor.Result {
         let maxItems = executor.configuration.maxItems
         let resolved: (mailIDs: [String], failed: [String], aliases: [String: String]) = try await mailServer.withSession(credentials) {
             session in

@@ -61,7 +61,16 @@ public struct ConversationListing: Sendable {
         return (directory, set.sorted(inFolder: folderId, by: order))
     }
 
+    /// One page of the listing; a span of the request's trace (`listing conversations`).
     public func page(
+        credentials: AccountCredentials, folderId: String, order: MailSortOrder, start: Int, limit: Int
+    ) async throws -> ConversationPage {
+        try await MailSortOrder.withListingSpan("listing conversations", order) {
+            try await loadPage(credentials: credentials, folderId: folderId, order: order, start: start, limit: limit)
+        }
+    }
+
+    private func loadPage(
         credentials: AccountCredentials, folderId: String, order: MailSortOrder, start: Int, limit: Int
     ) async throws -> ConversationPage {
         let account = credentials.user

@@ -1,6 +1,7 @@
 import Foundation
 import IMAPCore
 import Logging
+import Tracing
 
 /// Where a job stands, for its account: its key, state, progress and the items that failed so far.
 public struct JobStatus: Hashable, Sendable {
@@ -250,10 +251,14 @@ public actor JobService {
         while true {
             attempt += 1
             do {
-                try await JobRunner(
-                    key: key, ports: ports, configuration: executorConfiguration, resumeGuard: configuration.resumeGuard,
-                    metrics: metrics, shouldStop: { await self.isStopping() }, logger: logger
-                ).run(credentials: credentials)
+                // A trace of its own: the job outlives the request that submitted it.
+                try await withSpan("job", context: .topLevel) { span in
+                    span.attributes["job.attempt"] = attempt
+                    try await JobRunner(
+                        key: key, ports: ports, configuration: executorConfiguration, resumeGuard: configuration.resumeGuard,
+                        metrics: metrics, shouldStop: { await self.isStopping() }, logger: logger
+                    ).run(credentials: credentials)
+                }
                 break
             } catch is JobRunner.Checkpointed {
                 logger.info("job stopped at a chunk boundary; it resumes on the next start")

@@ -41,7 +41,16 @@ public struct MailListing: Sendable {
         self.ordering = ordering
     }
 
+    /// One page of the listing; a span of the request's trace (`listing mails`).
     public func page(
+        credentials: AccountCredentials, folderId: String, order: MailSortOrder, start: Int, limit: Int
+    ) async throws -> MailPage {
+        try await MailSortOrder.withListingSpan("listing mails", order) {
+            try await loadPage(credentials: credentials, folderId: folderId, order: order, start: start, limit: limit)
+        }
+    }
+
+    private func loadPage(
         credentials: AccountCredentials, folderId: String, order: MailSortOrder, start: Int, limit: Int
     ) async throws -> MailPage {
         let account = credentials.user

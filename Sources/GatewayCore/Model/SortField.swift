@@ -1,4 +1,5 @@
 import IMAPCore
+import Tracing
 
 /// The ten sort fields of listings and ranges (SPEC §3).
 public enum SortField: String, CaseIterable, Hashable, Sendable {
@@ -34,5 +35,15 @@ public struct MailSortOrder: Hashable, Sendable {
     public init(field: SortField, direction: SortDirection) {
         self.field = field
         self.direction = direction
+    }
+}
+
+extension MailSortOrder {
+    /// Runs one page of a listing as a span of the request's trace (`listing mails`), with its sort field.
+    static func withListingSpan<Page: Sendable>(_ name: String, _ order: MailSortOrder, _ body: () async throws -> Page) async throws -> Page {
+        try await withSpan(name) { span in
+            span.attributes["listing.sort"] = order.field.rawValue
+            return try await body()
+        }
     }
 }

@@ -20,6 +20,8 @@ honestly by default, and wrongly in the way `--scenario` names:
                        by an injected plaintext `* CAPABILITY ... X-INJECTED` line
   no-permanentflags    SELECT omits the PERMANENTFLAGS response code
   status-foreign       STATUS answers with another mailbox's STATUS only
+  slow-store           an honest server whose UID STORE answers after 3 seconds (a request in
+                       flight, for the gateway's graceful shutdown)
 
 Any credentials log in. Mailboxes: INBOX (`--inbox-size` messages, UIDs 1..n), Archive (\\Archive),
 Trash (\\Trash) and Dest, shared by all connections of one server process.
@@ -44,6 +46,7 @@ import ssl
 import sys
 import tempfile
 import threading
+import time
 
 SCENARIOS = [
     "normal",
@@ -56,6 +59,7 @@ SCENARIOS = [
     "starttls-injection",
     "no-permanentflags",
     "status-foreign",
+    "slow-store",
 ]
 
 # A self-signed certificate for localhost / 127.0.0.1 and its key, for STARTTLS only. TEST USE
@@ -473,6 +477,8 @@ class Session(socketserver.StreamRequestHandler):
     def do_UID_STORE(self, tag, args):
         if not self.require_selected(tag):
             return
+        if Options.scenario == "slow-store":
+            time.sleep(3)
         parts = tokens(args)
         operation = parts[1].upper()
         flags = parts[-1].strip("()").split()

@@ -190,6 +190,47 @@ struct OperationsTests {
         print("SIGTERM TEST: terminated at \(progress)% (\(movedAtStop) moved), exit \(after); completed \(ContinuousClock.now - restarted) after the restart")
     }
 
+    /// SIGTERM while a request waits on the IMAP server (a scripted server whose UID STORE takes
+    /// 3 s): the gateway stops accepting at once (a new connection is refused), answers the
+    /// request in flight in full, and exits 0.
+    @Test func sigtermFinishesTheRequestInFlightAndAcceptsNoMore() async throws {
+        let bed = try TestBed.require()
+        try await HostileIMAPServer.run("slow-store", inboxSize: 5) { server in
+            let database = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-inflight-\(UUID().uuidString).sqlite").path
+            let port = GatewayProcess.freePort()
+            let gateway = try GatewayProcess.start(
+                bed: bed, port: port, database: database, environment: ["GATEWAY_IMAP_HOST": "127.0.0.1", "GATEWAY_IMAP_PORT": "\(server.port)"])
+            defer { gateway.kill() }
+            let http = RawHTTP(port: port)
+            try await http.waitUntilUp()
+            let credentials = HostileIMAPServer.credentials
+            let auth = ["Authorization": "Basic " + Data("\(credentials.user):\(credentials.password)".utf8).base64EncodedString()]
+            let folders = try #require(try await http.send("GET", "/api/v1/folders", headers: auth).json["items"] as? [[String: Any]])
+            let inbox = try #require(folders.first { $0["name"] as? String == "INBOX" }?["id"] as? String)
+            let listed = try #require(try await http.send("GET", "/api/v1/mails?folderId=\(inbox)", headers: auth).json["items"] as? [[String: Any]])
+            let ids = listed.compactMap { $0["id"] as? String }
+            #expect(ids.count == 5)
+
+            let inFlight = Task { try await http.send("POST", "/api/v1/batch/mails/update", headers: auth, json: ["ids": ids, "isFlagged": true]) }
+            let sent = ContinuousClock.now
+            while !server.commandLog.contains(where: { $0.contains("UID STORE") }), ContinuousClock.now - sent < .seconds(10) {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(server.commandLog.contains { $0.contains("UID STORE") }, "the request reached the server")
+            async let exit = gateway.terminate(timeout: .seconds(20))
+            try await Task.sleep(for: .milliseconds(500))
+            await #expect(throws: RawHTTP.Failure.self, "a new connection is refused once SIGTERM arrived") {
+                _ = try await http.send("GET", "/healthz")
+            }
+            let reply = try await inFlight.value
+            #expect(reply.status == 200, "the request in flight was answered in full")
+            #expect((reply.json["batchOperationDetails"] as? [String: Any])?["failedItems"] as? [String] == [])
+            let (status, after) = await exit
+            #expect(status == 0, "exit status \(String(describing: status))")
+            #expect(after >= .seconds(1) && after < .seconds(15), "exited after the answer: \(after)")
+        }
+    }
+
     /// `jobs cancel` on a running job: the gateway stops it at its next chunk boundary and
     /// completes it with the items not done as failed; the done ones stay moved, once each.
     /// `jobs list` shows it, `jobs show` of an unknown key fails.

@@ -81,6 +81,8 @@ public struct GatewayConfiguration: Sendable {
     /// On SIGTERM, how long running jobs may take to reach their next chunk boundary
     /// (`shutdown.graceSeconds`); those still running then resume by the crash-safety rules.
     public var shutdownGrace: Duration = .seconds(25)
+    /// See ``APIConfiguration/tracesRequests``: for a build that bootstraps a tracer.
+    public var tracesRequests = false
 
     public init(imap: IMAPServerConfiguration) { self.imap = imap }
 
@@ -98,6 +100,7 @@ public struct GatewayConfiguration: Sendable {
         api.metricsAccess = metricsAccess
         api.metricsToken = metricsToken
         api.serverVersion = serverVersion
+        api.tracesRequests = tracesRequests
         return api
     }
 

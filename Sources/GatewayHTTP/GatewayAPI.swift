@@ -11,7 +11,8 @@ public enum GatewayAPI {
     /// `metrics`: what `GET /metrics` answers.
     ///
     /// Middleware, outermost first: the request ID (so every answer and log line has one), a
-    /// trace span per request (Hummingbird's `TracingMiddleware`, on the process's tracer),
+    /// trace span per request (Hummingbird's `TracingMiddleware`, on the process's tracer, when
+    /// ``APIConfiguration/tracesRequests``),
     /// request counts and latency by route, method and status (Hummingbird's `MetricsMiddleware`,
     /// on the process's metrics factory: it sees the status the error mapping chose), then the
     /// one error mapping.
@@ -20,7 +21,7 @@ public enum GatewayAPI {
     ) -> Router<GatewayRequestContext> {
         let router = Router(context: GatewayRequestContext.self)
         router.add(middleware: RequestIDMiddleware())
-        router.add(middleware: TracingMiddleware())
+        if configuration.tracesRequests { router.add(middleware: TracingMiddleware()) }
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ErrorMiddleware())
 

@@ -20,7 +20,7 @@ import Tracing
 struct TracingTests {
     @Test func requestEngineAndIMAPSpansNest() async throws {
         let tracer = RecordingTracer.shared
-        try await GatewayHarness.run { gw in
+        try await GatewayHarness.run(configure: { $0.tracesRequests = true }) { gw in
             let alice = gw.bed.alice
             let mailbox = TestBed.uniqueMailbox("GwTrace")
             let (_, uids, _) = try await gw.makeMailbox(mailbox, count: 3, as: alice)

@@ -13,9 +13,9 @@ struct MailboxGatewayCommand: AsyncParsableCommand {
         commandName: "mailbox-gateway",
         abstract: "Mailbox API batch operations over an existing IMAP server.",
         discussion: """
-            Settings come from, first to last: the flags below, GATEWAY_* environment variables \
-            (GATEWAY_HTTP_PORT sets http.port), the configuration file, the defaults. \
-            Every key is in config/gateway.yaml and the README.
+            Settings come from, first to last: each command's flags (see its --help), GATEWAY_* \
+            environment variables (GATEWAY_HTTP_PORT sets http.port), the configuration file, \
+            the defaults. Every key is in config/gateway.yaml and the README.
             """,
         subcommands: [Serve.self, Check.self, Jobs.self],
         defaultSubcommand: Serve.self)

@@ -11,8 +11,10 @@ import Glibc
 
 /// The gateway as operators run it: the real binary, its metrics (checked by `promtool`), its
 /// logs (request IDs everywhere, no secrets anywhere), SIGTERM in the middle of a job, and the
-/// `check` and `jobs` commands. Each test starts its own process against the test bed, as quinn.
-@Suite(.enabled(if: TestBed.isEnabled, "needs the Dovecot test bed (integration/run-tests.sh)"))
+/// `check` and `jobs` commands. Each test starts its own process against the test bed, as quinn,
+/// one test at a time: the SIGTERM test reads Dovecot's log for quinn's sessions, and another
+/// test's gateway killed meanwhile would show there as a dropped connection (seen in CI).
+@Suite(.enabled(if: TestBed.isEnabled, "needs the Dovecot test bed (integration/run-tests.sh)"), .serialized)
 struct OperationsTests {
     /// Traffic of every kind through a real gateway, logging at `trace` in JSON: `/metrics`
     /// shows it by route, method and status with latency histograms, the IMAP commands it sent,

@@ -16,10 +16,13 @@ public struct GatewayConfiguration: Sendable {
         public var reason: String
         public var description: String { "configuration \(key) (\(environmentVariable)): \(reason)" }
 
+        /// The environment variable that sets the key.
+        public var environmentVariable: String { Self.environmentVariable(forKey: key) }
+
         /// The environment variable that sets `key`, as ``GatewaySettings`` reads it (swift-configuration's
         /// encoding: `GATEWAY_`, then each part of the key upper-cased, a `_` at each camelCase
         /// boundary and between parts): `jobs.chunkSize` is `GATEWAY_JOBS_CHUNK_SIZE`.
-        public var environmentVariable: String {
+        public static func environmentVariable(forKey key: String) -> String {
             let parts = ["gateway"] + key.split(separator: ".").map(String.init)
             return parts.map { part in
                 var out = ""

@@ -38,7 +38,7 @@ public struct GatewaySettings: Sendable {
     public static func load(file: String, overrides: [String: String] = [:]) async throws -> GatewaySettings {
         let flags = EnvironmentVariablesProvider(
             environmentVariables: Dictionary(
-                uniqueKeysWithValues: overrides.map { (InvalidSetting(key: $0.key, reason: "").environmentVariable, $0.value) }))
+                uniqueKeysWithValues: overrides.map { (InvalidSetting.environmentVariable(forKey: $0.key), $0.value) }))
         let environment = environmentProvider(EnvironmentVariablesProvider())
         var providers: [any ConfigProvider] = [environmentProvider(flags), environment]
         if file.hasSuffix(".json") {

@@ -4,9 +4,10 @@ import Hummingbird
 import Logging
 
 /// Gives every request an ID (SPEC §3): the client's own `X-Request-ID` when it is sane (1 to 128
-/// characters of `A-Z a-z 0-9 - _ . :`), else a new one. It is in the response's `X-Request-ID`,
-/// in the request's logger metadata (`requestId`), and in ``RequestMetadata/requestID`` for the
-/// request's task, so lines the engine and the IMAP client log for it carry it too. Registered first, so that it wraps every
+/// characters of `A-Z a-z 0-9 - _ . :`), else a new one. It is in the response's `X-Request-ID`
+/// and in ``RequestMetadata/requestID`` for the request's task, which the app's logger reads:
+/// every line logged for the request carries it as `requestId`, Hummingbird's, the engine's and
+/// the IMAP client's alike. Registered first, so that it wraps every
 /// other middleware and every answer carries it, errors and 404s included.
 struct RequestIDMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
@@ -16,8 +17,6 @@ struct RequestIDMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let id = request.headers[Self.header].flatMap { Self.isSane($0) ? $0 : nil } ?? RandomToken.alphanumeric(length: 22)
-        var context = context
-        context.logger[metadataKey: "requestId"] = .string(id)
         var response = try await RequestMetadata.$requestID.withValue(id) { try await next(request, context) }
         response.headers[Self.header] = id
         return response

@@ -308,12 +308,7 @@ struct OperationsTests {
         let (gateway, http, _) = try Self.startGateway(bed, "page", ["GATEWAY_JOBS_CHUNK_SIZE": "100"])
         defer { gateway.kill() }
         let port = http.port
-        try await http.waitUntilUp()
-        let folders = try await http.folderIDs()
-        let ids = try await Self.allIDs(http, folderID: folders[source]!, count: count)
-        let created = try await http.json(
-            "POST", "/api/v1/batch/mails/move", body: ["ids": ids + ["no-such-mail"], "destinationFolderId": folders[dest]!])
-        let key = try #require(created.body["jobKey"] as? String)
+        let (key, _) = try await Self.submitMove(http, from: source, to: dest, count: count, plus: ["no-such-mail"])
         let session = try #require(try await http.json("POST", "/api/v1/login").body["sessid"] as? String)
 
         let base = "http://127.0.0.1:\(port)"
@@ -388,12 +383,16 @@ struct OperationsTests {
         return (source, dest, originals)
     }
 
-    /// Waits for the gateway, then asks it to move every message of `source` by ID: the job's key and the IDs.
-    static func submitMove(_ http: HTTPClient, from source: String, to dest: String, count: Int) async throws -> (key: String, ids: [String]) {
+    /// Waits for the gateway, then asks it to move every message of `source` by ID (and the IDs
+    /// in `plus`): the job's key and the IDs listed.
+    static func submitMove(
+        _ http: HTTPClient, from source: String, to dest: String, count: Int, plus extra: [String] = []
+    ) async throws -> (key: String, ids: [String]) {
         try await http.waitUntilUp()
         let folders = try await http.folderIDs()
         let ids = try await allIDs(http, folderID: folders[source]!, count: count)
-        let created = try await http.json("POST", "/api/v1/batch/mails/move", body: ["ids": ids, "destinationFolderId": folders[dest]!])
+        let created = try await http.json(
+            "POST", "/api/v1/batch/mails/move", body: ["ids": ids + extra, "destinationFolderId": folders[dest]!])
         #expect(created.status == 201)
         return (try #require(created.body["jobKey"] as? String), ids)
     }

@@ -20,6 +20,8 @@ honestly by default, and wrongly in the way `--scenario` names:
                        by an injected plaintext `* CAPABILITY ... X-INJECTED` line
   no-permanentflags    SELECT omits the PERMANENTFLAGS response code
   status-foreign       STATUS answers with another mailbox's STATUS only
+  escape-text          LOGIN fails with a text holding a terminal escape sequence (ESC [ 2 J,
+                       "clear screen") and a bell, as an operator's `check` would print it
   slow-store           an honest server whose UID STORE answers after 3 seconds (a request in
                        flight, for the gateway's graceful shutdown)
 
@@ -60,6 +62,7 @@ SCENARIOS = [
     "no-permanentflags",
     "status-foreign",
     "slow-store",
+    "escape-text",
 ]
 
 # A self-signed certificate for localhost / 127.0.0.1 and its key, for STARTTLS only. TEST USE
@@ -315,6 +318,9 @@ class Session(socketserver.StreamRequestHandler):
         self.tls = True
 
     def do_LOGIN(self, tag, args):
+        if Options.scenario == "escape-text":
+            self.send("%s NO \x1b[2J\x1b[31mPWNED\x07 login refused\r\n" % tag)
+            return
         self.send("%s OK [CAPABILITY %s] Logged in\r\n" % (tag, self.capabilities()))
 
     def do_AUTHENTICATE(self, tag, args):

@@ -45,6 +45,20 @@ public enum ServerCheck {
         Use(capability: .saslIR, usedFor: "master-user login in one round trip", without: "AUTHENTICATE PLAIN with a continuation"),
     ]
 
+    /// `text` with every control character (ESC of a terminal escape sequence, BEL, …) shown as
+    /// `\u{1b}`: a server's text reaches an operator's terminal only as text.
+    public static func printable(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if scalar.properties.generalCategory == .control {
+                out += "\\u{" + String(scalar.value, radix: 16) + "}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
     /// The report's capability lines: each capability the gateway uses, present or what happens without it.
     public static func capabilityReport(_ capabilities: Set<Capability>) -> [String] {
         uses.map { use in
@@ -58,9 +72,12 @@ public enum ServerCheck {
     /// the capabilities the server offers after login (Dovecot announces MOVE, SORT and the
     /// rest only then); without it the configured master user is used, if any, else the
     /// greeting's capabilities are reported. Returns whether everything needed works.
-    public static func run(configuration: GatewayConfiguration, login: (user: String, password: String)?, print: (String) -> Void) async
+    public static func run(configuration: GatewayConfiguration, login: (user: String, password: String)?, print write: (String) -> Void) async
         -> Bool
     {
+        // Lines carry the server's own words (capabilities, refusals): never its control characters
+        // to the operator's terminal.
+        func print(_ line: String) { write(printable(line)) }
         var ok = true
         let problems = configuration.problems()
         if problems.isEmpty {

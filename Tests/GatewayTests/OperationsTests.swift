@@ -71,6 +71,8 @@ struct OperationsTests {
             "POST", "/api/v1/batch/mails/update", headers: auth.merging(["X-Request-ID": "ops-update-1"]) { $1 },
             json: ["ids": ids, "isFlagged": true])
         #expect(update.status == 200)
+        let flagged = try await bed.look(mailbox, user: quinn.user)
+        #expect(flagged.count == 3 && flagged.values.allSatisfy { $0.flags.contains("\\flagged") }, "the update took effect (own look)")
         let insane = try await http.send("GET", "/api/v1/folders", headers: auth.merging(["X-Request-ID": "bad id\twith tab"]) { $1 })
         #expect(insane.headers["x-request-id"].map { $0.count == 22 && !$0.contains(" ") } == true, "an unsafe ID is replaced")
         #expect(try await http.send("POST", "/api/v1/batch/mails/update", headers: auth, body: Data("{".utf8)).status == 400)
@@ -339,6 +341,21 @@ struct OperationsTests {
         let run = try await GatewayProcess.run(
             [script.path, "--url", url] + checks, executable: URL(fileURLWithPath: "/usr/bin/python3"))
         return (run.status, run.output + run.error)
+    }
+
+    /// A server's refusal text reaches the operator's terminal without its control characters:
+    /// `check` against a server whose LOGIN refusal carries a "clear screen" escape and a bell.
+    @Test func checkPrintsNoControlCharactersOfTheServer() async throws {
+        try await HostileIMAPServer.run("escape-text") { server in
+            let database = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-escape-\(UUID().uuidString).sqlite").path
+            let run = try await GatewayProcess.run(
+                ["check", "--imap-port", "\(server.port)", "--database-path", database, "--user", "mallory", "--password-stdin"],
+                input: "secret\n")
+            #expect(run.status == 1)
+            #expect(run.output.contains("PWNED"), "the refusal is reported: \(run.output)")
+            #expect(!run.output.unicodeScalars.contains { $0.properties.generalCategory == .control && $0 != "\n" }, "\(run.output)")
+            #expect(run.output.contains("\\u{1b}[2J"))
+        }
     }
 
     /// A setting out of range stops `serve` at once with its key and variable named; so does a flag.

@@ -168,7 +168,8 @@ struct OperationsTests {
 
         let shown = try await GatewayProcess.run(["jobs", "show", key, "--json", "--database-path", database])
         #expect(shown.status == 0, "\(shown.error)")
-        let detail = try #require(try JSONSerialization.jsonObject(with: Data(shown.output.utf8)) as? [String: Any])
+        let parsed = try? JSONSerialization.jsonObject(with: Data(shown.output.utf8)) as? [String: Any]
+        let detail = try #require(parsed, "jobs show --json printed: \(shown.output.debugDescription) (stderr: \(shown.error.debugDescription))")
         let chunks = try #require(detail["chunks"] as? [String: Int])
         #expect((detail["job"] as? [String: Any])?["status"] as? String == "inProgress")
         #expect(chunks["started"] == nil, "no chunk was left half done: \(chunks)")

@@ -15,22 +15,24 @@ import Tracing
 
 /// Spans from request to engine to each IMAP command (issue 18): a request carrying a test trace
 /// ID gives a server span (Hummingbird's `TracingMiddleware`), an engine span within it, and a
-/// client span per IMAP command within that.
-@Suite(.enabled(if: TestBed.isEnabled, "needs the Dovecot test bed (integration/run-tests.sh)"))
-struct TracingTests {
+/// client span per IMAP command within that. Part of the operations suite, as quinn, one test at
+/// a time: as alice, beside the many other suites that create alice's mailboxes at once, it made
+/// Dovecot's fcntl locking of her list index fail with EDEADLK and panic a session of another
+/// test (a clean-clone CI run, 1 Dec 2026).
+extension OperationsTests {
     @Test func requestEngineAndIMAPSpansNest() async throws {
         let tracer = RecordingTracer.shared
         try await GatewayHarness.run(configure: { $0.tracesRequests = true }) { gw in
-            let alice = gw.bed.alice
+            let account = gw.bed.operationsAccount
             let mailbox = TestBed.uniqueMailbox("GwTrace")
-            let (_, uids, _) = try await gw.makeMailbox(mailbox, count: 3, as: alice)
-            let folders = try await gw.folderIDs(alice)
+            let (_, uids, _) = try await gw.makeMailbox(mailbox, count: 3, as: account)
+            let folders = try await gw.folderIDs(account)
             let folderID = try #require(folders[mailbox])
 
             let listTrace = "\(RecordingTracer.marker)-list-\(UUID().uuidString)"
             let listing = try await gw.client.execute(
                 uri: "/api/v1/mails?folderId=\(folderID)&sort=subject", method: .get,
-                headers: [.authorization: GatewayHarness.basic(alice.user, alice.password), RecordingTracer.header: listTrace])
+                headers: [.authorization: GatewayHarness.basic(account.user, account.password), RecordingTracer.header: listTrace])
             #expect(listing.status == .ok)
             let ids = try #require(
                 (try JSONSerialization.jsonObject(with: Data(listing.body.readableBytesView)) as? [String: Any])?["items"] as? [[String: Any]]
@@ -41,7 +43,7 @@ struct TracingTests {
             let update = try await gw.client.execute(
                 uri: "/api/v1/batch/mails/update", method: .post,
                 headers: [
-                    .authorization: GatewayHarness.basic(alice.user, alice.password), .contentType: "application/json",
+                    .authorization: GatewayHarness.basic(account.user, account.password), .contentType: "application/json",
                     RecordingTracer.header: updateTrace,
                 ],
                 body: ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: ["ids": ids, "isFlagged": true])))

@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // Pure IMAP codec: grammar types, incremental response parser, command encoder.
@@ -73,6 +74,17 @@ let package = Package(
             dependencies: ["GatewayCore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
+        // PostgreSQL (postgres-nio): the same store ports, shared by several gateway replicas (jobs
+        // with leases, sealed sessions).
+        .target(
+            name: "GatewayStorePostgres",
+            dependencies: [
+                "GatewayCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // HTTP API: routes, JSON models, auth middleware, the one error-to-response mapping, OpenAPI document.
         .target(
             name: "GatewayHTTP",
@@ -92,7 +104,7 @@ let package = Package(
         .target(
             name: "GatewayApp",
             dependencies: [
-                "GatewayCore", "GatewayStore", "GatewayHTTP", "IMAPClient", "IMAPCore",
+                "GatewayCore", "GatewayStore", "GatewayStorePostgres", "GatewayHTTP", "IMAPClient", "IMAPCore",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -143,7 +155,10 @@ let package = Package(
         ),
         .testTarget(
             name: "GatewayStoreTests",
-            dependencies: ["GatewayStore", "GatewayCore", "IMAPCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "GatewayStore", "GatewayStorePostgres", "GatewayCore", "IMAPCore", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         // In-memory fakes of the engine's ports (a mail server with mailboxes in memory), for the
@@ -156,7 +171,10 @@ let package = Package(
         ),
         .testTarget(
             name: "GatewayCoreTests",
-            dependencies: ["GatewayCore", "GatewayFakes", "GatewayStore", "IMAPCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "GatewayCore", "GatewayFakes", "GatewayStore", "IMAPCore", .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -25,26 +25,33 @@ public enum GatewayApp {
     ) throws -> some ApplicationProtocol {
         let problems = configuration.problems()
         guard problems.isEmpty else { throw ConfigurationRejected(problems: problems) }
-        let database = try GatewayDatabase(path: configuration.databasePath)
+        let storage = try GatewayStorage.open(configuration, logger: logger)
+        let store = storage.ports
         let pool = IMAPConnectionPool(
             server: configuration.imap, configuration: configuration.pool, metrics: IMAPMetrics(factory: metrics), logger: logger)
         let ports = MailboxEngine.Ports(
-            mailServer: IMAPMailServer(pool: pool), folders: database, labels: database, listingCache: database, conversationCache: database,
-            jobs: database,
-            sessions: InMemorySessionStore(limits: configuration.sessionLimits))
+            mailServer: IMAPMailServer(pool: pool), folders: store, labels: store, listingCache: store, conversationCache: store,
+            jobs: store, sessions: storage.sessions)
         let engine = MailboxEngine(ports: ports, configuration: configuration.engine, metricsFactory: metrics, logger: logger)
         let readiness = [
             ReadinessCheck(name: "imap") { try await pool.probe() },
-            ReadinessCheck(name: "database") { try await database.probeWrite() },
+            ReadinessCheck(name: "database") { try await storage.probeWrite() },
         ]
         let router = GatewayAPI.buildRouter(
             engine: engine, configuration: configuration.api, readiness: readiness,
-            metrics: metrics.exposition(pool: pool, jobs: database))
-        return Application(
+            metrics: metrics.exposition(pool: pool, jobs: store))
+        var application = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: nil),
-            services: [PoolService(pool: pool), JobsService(jobs: engine.jobs, grace: configuration.shutdownGrace, logger: logger)],
+            // Services stop in reverse order: the HTTP server (added last by Hummingbird) first,
+            // then the jobs, then the pool, and the store's client last (the jobs write to it).
+            services: storage.services + [
+                PoolService(pool: pool), JobsService(jobs: engine.jobs, storage: storage, grace: configuration.shutdownGrace, logger: logger),
+            ],
             logger: logger)
+        // No request before the store is ready (PostgreSQL's migrations, run once by whichever replica gets there first).
+        application.beforeServerStarts { try await storage.prepare() }
+        return application
     }
 
     /// Builds the application and runs it until SIGTERM or SIGINT. Once per process: it makes the
@@ -58,7 +65,7 @@ public enum GatewayApp {
             metadata: [
                 "http": "\(configuration.httpHost):\(configuration.httpPort)",
                 "imap": "\(configuration.imap.host):\(configuration.imap.port) (\(configuration.imap.tlsMode.rawValue))",
-                "database": "\(configuration.databasePath)", "auth": "\(configuration.authMode.rawValue)",
+                "database": "\(configuration.databaseURL.map(GatewayStorage.redacted(url:)) ?? configuration.databasePath)", "auth": "\(configuration.authMode.rawValue)",
             ])
         try await build(configuration: configuration, logger: logger, metrics: metrics).runService()
     }
@@ -69,10 +76,12 @@ public enum GatewayApp {
 /// reverse order) running jobs stop at their next chunk boundary, within `grace`.
 struct JobsService: Service {
     let jobs: JobService
+    let storage: GatewayStorage
     let grace: Duration
     let logger: Logger
 
     func run() async throws {
+        try await storage.prepare()
         await cancelWhenGracefulShutdown { await jobs.run() }
         let left = await jobs.checkpoint(within: grace)
         if left > 0 {

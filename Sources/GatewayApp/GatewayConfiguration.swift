@@ -1,5 +1,6 @@
 import GatewayCore
 import GatewayHTTP
+import GatewayStorePostgres
 import IMAPClient
 
 /// Everything the gateway needs to run, read once at start (SPEC §5); the app hands each part
@@ -50,6 +51,9 @@ public struct GatewayConfiguration: Sendable {
     public var imap: IMAPServerConfiguration
     public var pool = IMAPConnectionPool.Configuration()
     public var databasePath = "data/gateway.sqlite"
+    /// A PostgreSQL URL (`database.url`): when set, all state lives there instead of the SQLite
+    /// file, and several gateways may share it (SPEC §5).
+    public var databaseURL: String?
     public var deleteToTrash = true
     public var asyncThreshold = 1000
     public var jobs = JobService.Configuration()
@@ -151,6 +155,14 @@ public struct GatewayConfiguration: Sendable {
         range(pool.maxConcurrentLogins, 1...10_000, "imap.pool.maxConcurrentLogins")
         range(seconds(pool.verifyInterval), 1...day, "auth.verifySeconds", " s")
         require(!databasePath.isEmpty, "database.path", "must not be empty")
+        if let databaseURL {
+            do {
+                _ = try PostgresStore.clientConfiguration(url: databaseURL)
+            } catch {
+                problems.append(InvalidSetting(key: "database.url", reason: "\(error)"))
+            }
+        }
+        range(seconds(jobs.lease), 2...3600, "jobs.leaseSeconds", " s")
         range(asyncThreshold, 1...10_000_000, "batch.asyncThreshold")
         range(maxItems, 1...10_000_000, "batch.maxItems")
         range(maxRanges, 1...100_000, "batch.maxRanges")

@@ -72,6 +72,8 @@ public struct GatewaySettings: Sendable {
         gateway.httpPort = reader.int(forKey: "http.port", default: gateway.httpPort)
         gateway.maxBodySize = reader.int(forKey: "http.maxBodySize", default: gateway.maxBodySize)
         gateway.databasePath = reader.string(forKey: "database.path", default: gateway.databasePath)
+        gateway.databaseURL = reader.string(forKey: "database.url", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
+        gateway.jobs.lease = .seconds(reader.int(forKey: "jobs.leaseSeconds", default: 30))
         gateway.asyncThreshold = reader.int(forKey: "batch.asyncThreshold", default: gateway.asyncThreshold)
         gateway.jobChunkSize = reader.int(forKey: "jobs.chunkSize", default: gateway.jobChunkSize)
         gateway.jobs.maxConcurrentJobs = reader.int(forKey: "jobs.maxConcurrent", default: gateway.jobs.maxConcurrentJobs)

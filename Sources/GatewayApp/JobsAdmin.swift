@@ -1,6 +1,6 @@
 import Foundation
 import GatewayCore
-import GatewayStore
+import Logging
 
 /// `mailbox-gateway jobs list | show | cancel`: the job table for operators, read from the
 /// gateway's database directly (a running gateway may have it open: SQLite in WAL mode lets
@@ -11,7 +11,7 @@ public enum JobsAdmin {
         -> String
     {
         let state = try state.map(Self.state)
-        let jobs = try await database(configuration).listJobs(account: account, state: state, limit: limit)
+        let jobs = try await withStore(configuration) { try await $0.listJobs(account: account, state: state, limit: limit) }
         if json { return try encode(jobs.map(Summary.init)) }
         guard !jobs.isEmpty else { return "no jobs" }
         let rows = [["JOB KEY", "ACCOUNT", "OPERATION", "STATUS", "PROGRESS", "ITEMS", "FAILED", "CREATED (UTC)"]]
@@ -26,9 +26,11 @@ public enum JobsAdmin {
 
     /// One job with its chunks and failed items, or nil when there is none with that key.
     public static func show(configuration: GatewayConfiguration, key: String, json: Bool) async throws -> String? {
-        let database = try database(configuration)
-        guard let job = try await database.jobAnyAccount(key: key) else { return nil }
-        let chunks = try await database.jobChunks(key: key)
+        let found = try await withStore(configuration) { store -> (JobRecord, [JobChunkRecord])? in
+            guard let job = try await store.jobAnyAccount(key: key) else { return nil }
+            return (job, try await store.jobChunks(key: key))
+        }
+        guard let (job, chunks) = found else { return nil }
         var detail = Detail(job: Summary(job), failedItems: job.reportedFailedItems, chunks: [:])
         for chunk in chunks { detail.chunks[chunk.state.rawValue, default: 0] += 1 }
         if json { return try encode(detail) }
@@ -49,7 +51,7 @@ public enum JobsAdmin {
     /// none runs it, at its next start) and reports the items not done as failed. False when
     /// there is no unfinished job with that key.
     public static func cancel(configuration: GatewayConfiguration, key: String) async throws -> Bool {
-        try await database(configuration).requestJobCancel(key: key)
+        try await withStore(configuration) { try await $0.requestJobCancel(key: key) }
     }
 
     struct Summary: Encodable {
@@ -82,12 +84,17 @@ public enum JobsAdmin {
         var chunks: [String: Int]
     }
 
-    /// The database the configuration names; it must exist already (a typo must not create a new, empty one).
-    private static func database(_ configuration: GatewayConfiguration) throws -> GatewayDatabase {
-        guard FileManager.default.fileExists(atPath: configuration.databasePath) else {
+    /// Runs `body` on the store the configuration names. An SQLite file must exist already (a typo
+    /// must not create a new, empty one).
+    private static func withStore<R: Sendable>(
+        _ configuration: GatewayConfiguration, _ body: @Sendable (any JobStore) async throws -> R
+    ) async throws -> R {
+        if configuration.databaseURL == nil, !FileManager.default.fileExists(atPath: configuration.databasePath) {
             throw GatewayConfiguration.InvalidSetting(key: "database.path", reason: "no database at \(configuration.databasePath)")
         }
-        return try GatewayDatabase(path: configuration.databasePath)
+        var logger = Logger(label: "mailbox-gateway.jobs")
+        logger.logLevel = .error
+        return try await GatewayStorage.open(configuration, asServer: false, logger: logger).run { try await body($0.ports) }
     }
 
     private static func state(_ name: String) throws -> JobState {

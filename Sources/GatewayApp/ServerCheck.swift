@@ -126,12 +126,14 @@ public enum ServerCheck {
             ok = false
         }
 
+        let location = configuration.databaseURL.map(GatewayStorage.redacted(url:)) ?? configuration.databasePath
         do {
-            let database = try GatewayDatabase(path: configuration.databasePath)
-            try await database.probeWrite()
-            print("database: \(configuration.databasePath) opens and takes writes")
+            var logger = Logger(label: "mailbox-gateway.check")
+            logger.logLevel = .error
+            try await GatewayStorage.open(configuration, asServer: false, logger: logger).run { try await $0.probeWrite() }
+            print("database: \(location) opens and takes writes")
         } catch {
-            print("database: \(configuration.databasePath) failed: \(error)")
+            print("database: \(location) failed: \(error)")
             ok = false
         }
         print(ok ? "check: ok" : "check: FAILED")

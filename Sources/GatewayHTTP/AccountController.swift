@@ -46,13 +46,13 @@ struct AccountController {
 
     func add(to group: RouterGroup<GatewayRequestContext>) {
         group.post("login") { _, context in
-            JSONResponse.make(Session(sessid: await sessions.create(for: try context.requireCredentials())))
+            JSONResponse.make(Session(sessid: try await sessions.create(for: try context.requireCredentials())))
         }
         // Logout ends the session it is sent with: without `X-Axigen-Session` (Basic alone, or
         // nothing) there is no session to end, and the answer is 401 like any missing credential.
         group.post("logout") { _, context in
             guard let id = context.sessionID else { throw GatewayError.unauthorized }
-            await sessions.remove(id)
+            try await sessions.remove(id)
             return Response(status: .noContent)
         }
         group.get("folders") { _, context in try await folders(context) }

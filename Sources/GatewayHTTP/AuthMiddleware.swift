@@ -25,14 +25,14 @@ struct AuthMiddleware: RouterMiddleware {
         if configuration.authMode == .trusted {
             credentials = try trustedCredentials(request, address: context.clientAddress)
         } else if let sessionID = request.headers[Self.sessionHeader] {
-            guard let stored = await sessions.credentials(for: sessionID) else { throw GatewayError.unauthorized }
+            guard let stored = try await sessions.credentials(for: sessionID) else { throw GatewayError.unauthorized }
             credentials = stored
             context.sessionID = sessionID
         } else {
             credentials = try Self.basicCredentials(request)
         }
         try await authenticator.authenticate(
-            credentials, address: context.clientAddress, throttled: configuration.authMode != .trusted)
+            credentials, sessionID: context.sessionID, address: context.clientAddress, throttled: configuration.authMode != .trusted)
         context.credentials = credentials
         return try await next(request, context)
     }

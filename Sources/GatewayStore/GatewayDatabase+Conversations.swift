@@ -32,7 +32,7 @@ extension GatewayDatabase: ConversationCache {
                     date: row["sentDate"], size: UInt64(max(0, row["size"] as Int64)))
                 out[UInt32(row["uid"] as Int64)] = ThreadHeaders(
                     keys: keys, messageID: (row["messageId"] as Data?).map { String(decoding: $0, as: UTF8.self) },
-                    references: Self.unpackStrings(Array(row["refs"] as Data)), isReplyOrForward: (row["isReply"] as Int64) != 0)
+                    references: StoredEncoding.unpackStrings(Array(row["refs"] as Data)), isReplyOrForward: (row["isReply"] as Int64) != 0)
             }
             return out
         }
@@ -61,39 +61,12 @@ extension GatewayDatabase: ConversationCache {
                 try statement.execute(arguments: [
                     account, folderId, Int64(uid), Data(keys.subject), Data(keys.from), Data(keys.to), keys.date,
                     Int64(clamping: keys.size), headers.messageID.map { Data($0.utf8) },
-                    Data(Self.packStrings(headers.references)), headers.isReplyOrForward ? 1 : 0,
+                    Data(StoredEncoding.packStrings(headers.references)), headers.isReplyOrForward ? 1 : 0,
                 ])
             }
             try db.execute(
                 sql: "INSERT OR REPLACE INTO threadHeaderSync (account, folderId, uidValidity, uidNext, version) VALUES (?, ?, ?, ?, ?)",
                 arguments: [account, folderId, Int64(state.uidValidity), Int64(state.uidNext), state.version])
         }
-    }
-
-    /// Strings as 4-byte little-endian lengths and UTF-8 bytes: any byte may occur in a message ID.
-    static func packStrings(_ strings: [String]) -> [UInt8] {
-        var out: [UInt8] = []
-        for string in strings {
-            let bytes = Array(string.utf8)
-            let count = UInt32(clamping: bytes.count)
-            for shift in stride(from: 0, to: 32, by: 8) { out.append(UInt8(truncatingIfNeeded: count >> UInt32(shift))) }
-            out += bytes.prefix(Int(count))
-        }
-        return out
-    }
-
-    /// The strings ``packStrings(_:)`` wrote; a truncated tail is ignored.
-    static func unpackStrings(_ bytes: [UInt8]) -> [String] {
-        var out: [String] = []
-        var index = 0
-        while index + 4 <= bytes.count {
-            var count = 0
-            for shift in 0..<4 { count |= Int(bytes[index + shift]) << (8 * shift) }
-            index += 4
-            guard count <= bytes.count - index else { break }
-            out.append(String(decoding: bytes[index..<(index + count)], as: UTF8.self))
-            index += count
-        }
-        return out
     }
 }

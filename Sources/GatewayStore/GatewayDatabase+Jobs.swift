@@ -197,6 +197,60 @@ extension GatewayDatabase: JobStore {
         }
     }
 
+    public func claimableJobs() async throws -> [JobRecord] {
+        try await writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(Self.summaryColumns) FROM job
+                    WHERE status != ? AND (leaseOwner IS NULL OR leaseUntil < ?) ORDER BY createdAt
+                    """,
+                arguments: [JobState.completed.rawValue, Date().timeIntervalSince1970]
+            ).map(Self.job)
+        }
+    }
+
+    public func claimJob(key: String, owner: String, lease: Duration) async throws -> Bool {
+        let now = Date().timeIntervalSince1970
+        return try await writer.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE job SET leaseOwner = ?, leaseUntil = ?
+                    WHERE key = ? AND status != ? AND (leaseOwner IS NULL OR leaseOwner = ? OR leaseUntil < ?)
+                    """,
+                arguments: [owner, now + Self.seconds(lease), key, JobState.completed.rawValue, owner, now])
+            return db.changesCount > 0
+        }
+    }
+
+    public func renewJobLease(key: String, owner: String, lease: Duration) async throws -> Bool {
+        try await writer.write { db in
+            try db.execute(
+                sql: "UPDATE job SET leaseUntil = ? WHERE key = ? AND leaseOwner = ? AND status != ?",
+                arguments: [Date().timeIntervalSince1970 + Self.seconds(lease), key, owner, JobState.completed.rawValue])
+            return db.changesCount > 0
+        }
+    }
+
+    public func releaseJobLease(key: String, owner: String) async throws {
+        try await writer.write { db in
+            try db.execute(
+                sql: "UPDATE job SET leaseOwner = NULL, leaseUntil = NULL WHERE key = ? AND leaseOwner = ?", arguments: [key, owner])
+        }
+    }
+
+    /// Releases every lease: an SQLite file belongs to one gateway, so at its start the leases of
+    /// its previous run (ended by a crash or SIGKILL) are its own to take again, at once.
+    public func releaseAllJobLeases() throws {
+        try writer.write { db in
+            try db.execute(sql: "UPDATE job SET leaseOwner = NULL, leaseUntil = NULL WHERE leaseOwner IS NOT NULL")
+        }
+    }
+
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
     /// A job by key, whatever its account (for the job runner itself, never for clients).
     public func jobAnyAccount(key: String) async throws -> JobRecord? {
         try await writer.read { db in

@@ -12,12 +12,12 @@ extension GatewayDatabase: ListingCache {
                     arguments: [account, folderId, order.field.rawValue, order.direction.rawValue])
             else { return nil }
             let blob: [UInt8] = Array(row["uids"] as Data)
-            return CachedOrder(uidValidity: UInt32(row["uidValidity"] as Int64), token: row["token"], uids: Self.unpack(blob))
+            return CachedOrder(uidValidity: UInt32(row["uidValidity"] as Int64), token: row["token"], uids: StoredEncoding.unpack(blob))
         }
     }
 
     public func storeOrder(account: String, folderId: String, order: MailSortOrder, cached: CachedOrder) async throws {
-        let blob = Data(Self.pack(cached.uids))
+        let blob = Data(StoredEncoding.pack(cached.uids))
         try await writer.write { db in
             try db.execute(
                 sql: """
@@ -154,28 +154,5 @@ extension GatewayDatabase: ListingCache {
                 sql: "INSERT OR REPLACE INTO sortKeySync (account, folderId, uidValidity, uidNext, version) VALUES (?, ?, ?, ?, ?)",
                 arguments: [account, folderId, Int64(state.uidValidity), Int64(state.uidNext), state.version])
         }
-    }
-
-    static func pack(_ uids: [UInt32]) -> [UInt8] {
-        var out = [UInt8]()
-        out.reserveCapacity(uids.count * 4)
-        for uid in uids {
-            out.append(UInt8(truncatingIfNeeded: uid))
-            out.append(UInt8(truncatingIfNeeded: uid >> 8))
-            out.append(UInt8(truncatingIfNeeded: uid >> 16))
-            out.append(UInt8(truncatingIfNeeded: uid >> 24))
-        }
-        return out
-    }
-
-    static func unpack(_ bytes: [UInt8]) -> [UInt32] {
-        var out = [UInt32]()
-        out.reserveCapacity(bytes.count / 4)
-        var i = 0
-        while i + 3 < bytes.count {
-            out.append(UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(bytes[i + 3]) << 24)
-            i += 4
-        }
-        return out
     }
 }

@@ -203,6 +203,16 @@ enum GatewayMigrations {
             }
         }
 
+        // v10: job leases (SPEC §5 `jobs.leaseSeconds`): which gateway runs a job, until when. One
+        // gateway owns an SQLite file, and it releases its previous run's leases at start; the
+        // columns keep the job store's contract the same as PostgreSQL's, where replicas share jobs.
+        migrator.registerMigration("v10-jobLeases") { db in
+            try db.alter(table: "job") { t in
+                t.add(column: "leaseOwner", .text)
+                t.add(column: "leaseUntil", .real)
+            }
+        }
+
         // Add new migrations below this line; never edit the ones above.
 
         return migrator

@@ -6,9 +6,9 @@ import Testing
 
 @Suite("Folders")
 struct FolderTests {
-    @Test("folder IDs are stable, well formed and distinct", arguments: StoreKind.allCases)
+    @Test("folder IDs are stable, well formed and distinct", arguments: StoreKind.all)
     func stableIDs(kind: StoreKind) async throws {
-        try await withDatabase(kind) { db in
+        try await withStore(kind) { db in
             let first = try await db.ensureFolders(account: "alice", mailboxes: ["INBOX", "Sent", "Archive/2024"])
             #expect(first.count == 3)
             #expect(first.values.allSatisfy(isWellFormedID))
@@ -48,9 +48,9 @@ struct FolderTests {
         #expect(foreignKeys == true)
     }
 
-    @Test("the same mailbox gets a different ID in each account; accounts are isolated", arguments: StoreKind.allCases)
+    @Test("the same mailbox gets a different ID in each account; accounts are isolated", arguments: StoreKind.all)
     func accountIsolation(kind: StoreKind) async throws {
-        try await withDatabase(kind) { db in
+        try await withStore(kind) { db in
             let alice = try await db.ensureFolders(account: "alice", mailboxes: ["INBOX", "Work"])
             let bob = try await db.ensureFolders(account: "bob", mailboxes: ["INBOX"])
             let aliceInbox = try #require(alice["INBOX"])
@@ -61,7 +61,7 @@ struct FolderTests {
         }
     }
 
-    @Test("ensureFolders with 1,000 mailboxes is one transaction", arguments: StoreKind.allCases)
+    @Test("ensureFolders with 1,000 mailboxes is one transaction", arguments: StoreKind.sqlite)
     func thousandMailboxes(kind: StoreKind) async throws {
         try await withDatabase(kind) { db in
             let counter = CommitCounter(table: "folder")
@@ -87,9 +87,9 @@ struct FolderTests {
         }
     }
 
-    @Test("a LIST sent before a folder was recorded cannot forget it", arguments: StoreKind.allCases)
+    @Test("a LIST sent before a folder was recorded cannot forget it", arguments: StoreKind.all)
     func forgetSparesNewerFolders(kind: StoreKind) async throws {
-        try await withDatabase(kind) { db in
+        try await withStore(kind) { db in
             let listedAt = Date()
             // Another request recorded "Fresh" after this request's LIST went out without it.
             try await Task.sleep(for: .milliseconds(5))
@@ -101,9 +101,9 @@ struct FolderTests {
         }
     }
 
-    @Test("forgetFolders drops the mailboxes gone upstream, only in that account", arguments: StoreKind.allCases)
+    @Test("forgetFolders drops the mailboxes gone upstream, only in that account", arguments: StoreKind.all)
     func forgetFolders(kind: StoreKind) async throws {
-        try await withDatabase(kind) { db in
+        try await withStore(kind) { db in
             let alice = try await db.ensureFolders(account: "alice", mailboxes: ["INBOX", "Old", "Older"])
             let bob = try await db.ensureFolders(account: "bob", mailboxes: ["INBOX", "Old"])
 

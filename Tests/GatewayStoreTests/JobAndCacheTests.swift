@@ -6,9 +6,9 @@ import Testing
 
 @Suite("Jobs and caches")
 struct JobAndCacheTests {
-    @Test("a job's lifecycle: plan once, chunk states, monotonic progress, completion, account scope", arguments: StoreKind.allCases)
+    @Test("a job's lifecycle: plan once, chunk states, monotonic progress, completion, account scope", arguments: StoreKind.all)
     func jobLifecycle(kind: StoreKind) async throws {
-        try await withDatabase(kind) { db in
+        try await withStore(kind) { db in
             let job = JobRecord(
                 key: "k1", account: "alice", operation: .move(destinationFolderId: "D"), state: .inProgress, totalItems: 5,
                 doneItems: 1, failedItems: ["bad"], pendingItems: ["a", "b", "c", "d"])
@@ -63,9 +63,9 @@ struct JobAndCacheTests {
         }
     }
 
-    @Test("sort orders and metadata round-trip", arguments: StoreKind.allCases)
+    @Test("sort orders and metadata round-trip", arguments: StoreKind.all)
     func caches(kind: StoreKind) async throws {
-        try await withDatabase(kind) { db in
+        try await withStore(kind) { db in
             let uids: [UInt32] = [5, 3, 4_294_967_295, 1]
             let desc = MailSortOrder(field: .date, direction: .descending)
             let asc = MailSortOrder(field: .date, direction: .ascending)
@@ -93,9 +93,9 @@ struct JobAndCacheTests {
         }
     }
 
-    @Test("sort keys round-trip, step by step, and go with a reset", arguments: StoreKind.allCases)
+    @Test("sort keys round-trip, step by step, and go with a reset", arguments: StoreKind.all)
     func sortKeys(kind: StoreKind) async throws {
-        try await withDatabase(kind) { db in
+        try await withStore(kind) { db in
             #expect(try await db.sortKeySyncState(account: "alice", folderId: "F") == nil)
             let one = SortKeys(subject: Array("HELLO".utf8), from: Array("ANN".utf8), to: [], date: -5, size: 1_234)
             let two = SortKeys(subject: [0xC3, 0xA9], from: [], to: Array("BOB".utf8), date: 1_700_000_000, size: .max)
@@ -121,9 +121,9 @@ struct JobAndCacheTests {
         }
     }
 
-    @Test("thread headers round-trip with any bytes in their IDs, and go with a reset", arguments: StoreKind.allCases)
+    @Test("thread headers round-trip with any bytes in their IDs, and go with a reset", arguments: StoreKind.all)
     func threadHeaders(kind: StoreKind) async throws {
-        try await withDatabase(kind) { db in
+        try await withStore(kind) { db in
             #expect(try await db.threadHeaderSyncState(account: "alice", folderId: "F") == nil)
             let keys = SortKeys(subject: Array("PLAN".utf8), from: Array("ANN".utf8), to: [], date: 1_700_000_000, size: 42)
             let root = ThreadHeaders(keys: keys, messageID: "a1@x", references: [], isReplyOrForward: false)
@@ -150,9 +150,9 @@ struct JobAndCacheTests {
         }
     }
 
-    @Test("a job's item aliases round-trip and name its failed items", arguments: StoreKind.allCases)
+    @Test("a job's item aliases round-trip and name its failed items", arguments: StoreKind.all)
     func jobAliases(kind: StoreKind) async throws {
-        try await withDatabase(kind) { db in
+        try await withStore(kind) { db in
             let job = JobRecord(
                 key: "k2", account: "alice", operation: .conversationUpdate(isUnread: nil, isFlagged: true), state: .inProgress,
                 totalItems: 3, failedItems: ["cUnknown"], pendingItems: ["m1", "m2"], itemAliases: ["m1": "cA", "m2": "cA"])

@@ -4,9 +4,9 @@ import Testing
 
 @Suite("Labels")
 struct LabelTests {
-    @Test("create, then look up by ID, name and keyword case-insensitively", arguments: StoreKind.allCases)
+    @Test("create, then look up by ID, name and keyword case-insensitively", arguments: StoreKind.all)
     func createAndLookUp(kind: StoreKind) async throws {
-        try await withDatabase(kind) { db in
+        try await withStore(kind) { db in
             let work = try await db.createLabel(account: "alice", name: "Work", keyword: "Work")
             #expect(isWellFormedID(work.id))
             #expect(work == Label(id: work.id, keyword: "Work", name: "Work"))
@@ -35,9 +35,9 @@ struct LabelTests {
         }
     }
 
-    @Test("ensureLabels adds server keywords and keeps existing labels", arguments: StoreKind.allCases)
+    @Test("ensureLabels adds server keywords and keeps existing labels", arguments: StoreKind.all)
     func ensureLabels(kind: StoreKind) async throws {
-        try await withDatabase(kind) { db in
+        try await withStore(kind) { db in
             let mine = try await db.createLabel(account: "alice", name: "My Work", keyword: "MyWork")
             let urgent = try await db.createLabel(account: "alice", name: "Urgent", keyword: "X-Urgent-1")
 
@@ -62,9 +62,9 @@ struct LabelTests {
         }
     }
 
-    @Test("rename keeps ID and keyword; a clash is refused", arguments: StoreKind.allCases)
+    @Test("rename keeps ID and keyword; a clash is refused", arguments: StoreKind.all)
     func rename(kind: StoreKind) async throws {
-        try await withDatabase(kind) { db in
+        try await withStore(kind) { db in
             let work = try await db.createLabel(account: "alice", name: "Work", keyword: "Work")
             let home = try await db.createLabel(account: "alice", name: "Home", keyword: "Home")
 
@@ -84,9 +84,9 @@ struct LabelTests {
         }
     }
 
-    @Test("delete returns the row and frees the name", arguments: StoreKind.allCases)
+    @Test("delete returns the row and frees the name", arguments: StoreKind.all)
     func delete(kind: StoreKind) async throws {
-        try await withDatabase(kind) { db in
+        try await withStore(kind) { db in
             let work = try await db.createLabel(account: "alice", name: "Work", keyword: "Work")
             #expect(try await db.deleteLabel(account: "alice", id: work.id) == work)
             #expect(try await db.deleteLabel(account: "alice", id: work.id) == nil)
@@ -98,9 +98,9 @@ struct LabelTests {
         }
     }
 
-    @Test("labels are isolated per account", arguments: StoreKind.allCases)
+    @Test("labels are isolated per account", arguments: StoreKind.all)
     func accountIsolation(kind: StoreKind) async throws {
-        try await withDatabase(kind) { db in
+        try await withStore(kind) { db in
             let alice = try await db.createLabel(account: "alice", name: "Work", keyword: "Work")
             #expect(try await db.label(account: "bob", id: alice.id) == nil)
             #expect(try await db.label(account: "bob", name: "Work") == nil)

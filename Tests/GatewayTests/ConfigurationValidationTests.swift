@@ -70,7 +70,19 @@ struct ConfigurationValidationTests {
         Case(name: "zero sessions per account", key: "auth.maxSessionsPerAccount") { $0.maxSessionsPerAccount = 0 },
         Case(name: "zero throttle burst", key: "auth.throttle.perUserBurst") { $0.loginThrottle.perUser.burst = 0 },
         Case(name: "metrics token mode without token", key: "metrics.token") { $0.metricsAccess = .token },
+        Case(name: "one-second job lease", key: "jobs.leaseSeconds") { $0.jobs.lease = .seconds(1) },
+        Case(name: "database URL of another scheme", key: "database.url") { $0.databaseURL = "mysql://gateway@db/gateway" },
+        Case(name: "database URL without a host", key: "database.url") { $0.databaseURL = "postgres:///gateway" },
+        Case(name: "database URL with a bad port", key: "database.url") { $0.databaseURL = "postgres://gateway:s3cret@db:99999/gateway" },
     ]
+
+    /// A refused database URL is named, its password never.
+    @Test func aRefusedDatabaseURLKeepsItsPasswordOut() throws {
+        var configuration = Self.base()
+        configuration.databaseURL = "postgres://gateway:s3cret-pw@db:notaport/gateway"
+        let problem = try #require(configuration.problems().first { $0.key == "database.url" })
+        #expect(!problem.description.contains("s3cret-pw"), "\(problem)")
+    }
 
     @Test(arguments: cases)
     func refusedAtStart(_ testCase: Case) throws {

@@ -119,14 +119,7 @@ struct JobTests {
         let http = HTTPClient(port: port, user: dave.user, password: dave.password)
         try await http.waitUntilUp()
         let folders = try await http.folderIDs()
-        let first = try await http.json("GET", "/api/v1/mails?folderId=\(folders[source]!)&sort=date&dir=ASC&limit=1")
-        let start = try #require(((first.body["items"] as? [[String: Any]])?.first?["id"]) as? String)
-        let created = try await http.json(
-            "POST", "/api/v1/batch/mails/move",
-            body: [
-                "ranges": [["start": start, "limit": Self.count]], "sortInfo": ["field": "date", "direction": "ASC"],
-                "destinationFolderId": folders[dest]!,
-            ])
+        let created = try await http.moveRange(from: folders[source]!, count: Self.count, to: folders[dest]!)
         #expect(created.status == 201)
         let key = try #require(created.body["jobKey"] as? String)
 
@@ -150,12 +143,7 @@ struct JobTests {
         gateway = try GatewayProcess.start(bed: bed, port: port, database: database, environment: settings)
         defer { gateway.kill() }
         try await http.waitUntilUp()
-        var final: [String: Any] = [:]
-        while ContinuousClock.now < deadline + .seconds(120) {
-            final = try await http.json("GET", "/api/v1/batch/jobs/\(key)").body
-            if final["status"] as? String == "completed" { break }
-            try await Task.sleep(for: .milliseconds(200))
-        }
+        let final = try await http.waitForJob(key, until: deadline + .seconds(120))
         #expect(final["status"] as? String == "completed")
         #expect(final["progress"] as? Double == 100)
         #expect((final["batchOperationDetails"] as? [String: Any])?["failedItems"] as? [String] == [])
@@ -293,6 +281,30 @@ struct HTTPClient {
     func text(_ path: String) async throws -> String {
         let (data, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)\(path)")!)
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// `POST /api/v1/batch/mails/move` of the range of `count` messages from the first of the
+    /// folder's date order (ascending) to `destination`.
+    func moveRange(from folderId: String, count: Int, to destination: String) async throws -> Reply {
+        let first = try await json("GET", "/api/v1/mails?folderId=\(folderId)&sort=date&dir=ASC&limit=1")
+        let start = try #require(((first.body["items"] as? [[String: Any]])?.first?["id"]) as? String)
+        return try await json(
+            "POST", "/api/v1/batch/mails/move",
+            body: [
+                "ranges": [["start": start, "limit": count]], "sortInfo": ["field": "date", "direction": "ASC"],
+                "destinationFolderId": destination,
+            ])
+    }
+
+    /// Polls a job every 200 ms until it completes or `deadline` passes; its last status.
+    func waitForJob(_ key: String, until deadline: ContinuousClock.Instant) async throws -> [String: Any] {
+        var status: [String: Any] = [:]
+        while ContinuousClock.now < deadline {
+            status = try await json("GET", "/api/v1/batch/jobs/\(key)").body
+            if status["status"] as? String == "completed" { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return status
     }
 
     func waitUntilUp() async throws {

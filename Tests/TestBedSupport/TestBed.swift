@@ -162,6 +162,12 @@ public struct TestBed: Sendable {
         return IMAPCredentials(user: quinn.name, password: quinn.password)
     }
 
+    /// The account of the scale-out tests (two gateway replicas on one PostgreSQL, a 20,000-message job): rosa.
+    public var scaleOutAccount: IMAPCredentials {
+        let rosa = users.first { $0.name == "rosa" } ?? (name: "rosa", password: "rosa-secret")
+        return IMAPCredentials(user: rosa.name, password: rosa.password)
+    }
+
     /// Where the client under test (the gateway) connects. In an `IMAP_TEST_REFUSE` run the plain
     /// port is the refusing proxy's (plaintext only: `.tls` still reaches Dovecot, `.startTLS` fails there).
     public func server(

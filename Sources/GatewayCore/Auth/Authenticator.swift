@@ -22,11 +22,13 @@ public struct Authenticator: Sendable {
 
     /// Proves `credentials` (throttled unless `throttled` is false, as for a trusted front whose key
     /// was checked); throws ``GatewayError/unauthorized`` or `tooManyLoginFailures`.
-    public func authenticate(_ credentials: AccountCredentials, address: String?, throttled: Bool) async throws {
+    /// `sessionID`: the session the credentials came from, ended too when they are refused.
+    public func authenticate(_ credentials: AccountCredentials, sessionID: String? = nil, address: String?, throttled: Bool) async throws {
         do {
             try await prove(credentials, address: address, throttled: throttled)
         } catch let error as GatewayError where error.kind == .unauthorized {
-            await sessions.removeAll(with: credentials)
+            if let sessionID { try await sessions.remove(sessionID) }
+            try await sessions.removeAll(with: credentials)
             throw error
         }
         // Jobs of this account left waiting for valid credentials can resume now.

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 
 /// Sessions from `POST /api/v1/login`: random 256-bit IDs, kept only as SHA-256 hashes, in memory.
@@ -88,7 +87,5 @@ public actor InMemorySessionStore: SessionStore {
         sessions = sessions.filter { isAlive($0.value, now: now) }
     }
 
-    private static func hash(_ id: String) -> String {
-        SHA256.hash(data: Data(id.utf8)).map { String(format: "%02x", $0) }.joined()
-    }
+    private static func hash(_ id: String) -> String { SealedSession.lookupKey(for: id) }
 }

@@ -20,6 +20,13 @@ public struct JobStatus: Hashable, Sendable {
 /// Restart: jobs are resumed with the master user's credentials when the gateway has them
 /// (trusted mode, or `auth.masterUser` set); otherwise a job resumes as soon as its account
 /// authenticates again, since the gateway never stores passwords.
+///
+/// Replicas (several gateways on one shared store): a job runs where it holds a lease
+/// (``JobStore/claimJob(key:owner:lease:)``), renewed while it runs and before each chunk. A
+/// replica whose renewal fails stops at the next chunk boundary. A job whose lease ran out (its
+/// replica died) is taken by another replica that can log in for its account: every replica looks
+/// for such jobs every ``Configuration/takeoverInterval``, and again when one of the account's
+/// requests reaches it. The taker resumes by the same crash-safety rules as a restart.
 public actor JobService {
     public struct Configuration: Sendable {
         public var maxConcurrentJobs: Int
@@ -34,10 +41,16 @@ public actor JobService {
         /// client died), and a resume overlapping it would transfer the same messages twice. The
         /// IMAP command timeout: the longest the interrupted attempt would have waited for it.
         public var resumeGuard: Duration
+        /// How long a job stays with its replica without a renewal (`jobs.leaseSeconds`).
+        public var lease: Duration
+
+        /// How often a replica renews its jobs' leases, and looks for jobs whose lease ran out: a
+        /// third of the lease, so two renewals may fail before another replica takes a job.
+        public var takeoverInterval: Duration { max(.milliseconds(200), lease / 3) }
 
         public init(
             maxConcurrentJobs: Int = 4, maxJobsPerAccount: Int = 1, retention: Duration = .seconds(86_400),
-            retryDelay: Duration = .seconds(2), maxAttempts: Int = 5, resumeGuard: Duration = .seconds(120)
+            retryDelay: Duration = .seconds(2), maxAttempts: Int = 5, resumeGuard: Duration = .seconds(120), lease: Duration = .seconds(30)
         ) {
             self.maxConcurrentJobs = maxConcurrentJobs
             self.maxJobsPerAccount = maxJobsPerAccount
@@ -45,8 +58,12 @@ public actor JobService {
             self.retryDelay = retryDelay
             self.maxAttempts = maxAttempts
             self.resumeGuard = resumeGuard
+            self.lease = lease
         }
     }
+
+    /// This replica's name in job leases: random per process, so a restarted gateway is another owner.
+    public nonisolated let owner = RandomToken.make()
 
     private let ports: JobRunner.Ports
     private let executorConfiguration: MailBatchExecutor.Configuration
@@ -77,6 +94,9 @@ public actor JobService {
     /// Accounts whose credentials the server refused while a job ran: their jobs wait for the
     /// next request that proves a password.
     private var awaitingCredentials: Set<String> = []
+    /// Jobs this replica runs whose lease another replica took (a renewal found it gone): they
+    /// stop at their next chunk boundary.
+    private var leaseLost: Set<String> = []
 
     /// - Parameter resumeCredentials: credentials to resume an account's jobs with when its own are
     ///   not known (the master user acting for the account), or nil.
@@ -106,6 +126,8 @@ public actor JobService {
         submitting.insert(key)
         do {
             try await ports.store.createJob(job)
+            // Ours from the start: another replica looking for jobs must not take it meanwhile.
+            _ = try await ports.store.claimJob(key: key, owner: owner, lease: configuration.lease)
         } catch {
             submitting.remove(key)
             throw error
@@ -123,7 +145,9 @@ public actor JobService {
         try await ports.store.jobSummary(key: key, account: account).map(JobStatus.init)
     }
 
-    /// An account authenticated: remember its credentials and resume its unfinished jobs.
+    /// An account authenticated: remember its credentials and resume its unfinished jobs that no
+    /// replica holds (once per ``Configuration/takeoverInterval`` per account, and at once after
+    /// its jobs waited for credentials).
     public func noteCredentials(_ credentials: AccountCredentials) async {
         let account = credentials.user
         if self.credentials[account] != nil {
@@ -131,17 +155,22 @@ public actor JobService {
             self.credentials[account] = credentials
             return
         }
-        guard awaitingCredentials.contains(account) || !resumeChecked.contains(account) else { return }
-        resumeChecked.insert(account)
+        let now = ContinuousClock.now
+        if !awaitingCredentials.contains(account), let last = lastResumeCheck[account], now - last < configuration.takeoverInterval {
+            return
+        }
+        if lastResumeCheck.count >= 10_000 {
+            lastResumeCheck = lastResumeCheck.filter { now - $0.value < configuration.takeoverInterval }
+        }
+        lastResumeCheck[account] = now
         awaitingCredentials.remove(account)
         self.credentials[account] = credentials
         await resumeUnfinished(account: account)
         forgetCredentialsIfIdle(account)
     }
 
-    /// Accounts already checked for unfinished jobs since start (each is checked once, then again
-    /// only after its jobs waited for credentials).
-    private var resumeChecked: Set<String> = []
+    /// When each account was last checked for jobs to resume (by ``noteCredentials(_:)``).
+    private var lastResumeCheck: [String: ContinuousClock.Instant] = [:]
 
     /// At start: resume every unfinished job whose account can be logged into now.
     public func resumeAtStart() async {
@@ -155,18 +184,26 @@ public actor JobService {
         return try await ports.store.purgeJobs(finishedBefore: Date().addingTimeInterval(-seconds))
     }
 
-    /// Resumes jobs at start, then purges finished ones periodically until cancelled.
+    /// Resumes jobs at start; then, until cancelled, takes over jobs whose lease ran out (every
+    /// ``Configuration/takeoverInterval``) and purges finished ones (every minute).
     public func run() async {
         await resumeAtStart()
+        var lastPurge: ContinuousClock.Instant?
         while !Task.isCancelled {
-            do {
-                try await purge()
-                try await Task.sleep(for: .seconds(60))
-            } catch is CancellationError {
-                return
-            } catch {
-                logger.warning("purging jobs failed", metadata: ["error": "\(error)"])
+            if lastPurge.map({ ContinuousClock.now - $0 >= .seconds(60) }) ?? true {
+                lastPurge = .now
+                do {
+                    try await purge()
+                } catch {
+                    logger.warning("purging jobs failed", metadata: ["error": "\(error)"])
+                }
             }
+            do {
+                try await Task.sleep(for: configuration.takeoverInterval)
+            } catch {
+                return
+            }
+            if !stopping { await resumeUnfinished(account: nil) }
         }
     }
 
@@ -189,11 +226,46 @@ public actor JobService {
     /// Whether running jobs are to stop at their next chunk boundary.
     func isStopping() -> Bool { stopping }
 
+    /// Before each chunk of `key`: throws ``JobRunner/Checkpointed`` when the gateway shuts down,
+    /// ``JobRunner/LeaseLost`` when another replica holds the job now (a renewal found its lease
+    /// gone, or this one does).
+    func checkBeforeChunk(key: String) async throws {
+        if stopping { throw JobRunner.Checkpointed() }
+        if leaseLost.contains(key) { throw JobRunner.LeaseLost() }
+        guard try await ports.store.renewJobLease(key: key, owner: owner, lease: configuration.lease) else {
+            leaseLost.insert(key)
+            throw JobRunner.LeaseLost()
+        }
+    }
+
+    /// Renews the lease of a running job every ``Configuration/takeoverInterval`` until cancelled
+    /// (a chunk may take longer than the lease). A failed renewal is tried again; a lease found
+    /// taken marks the job lost.
+    private func renewLease(key: String) async {
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: configuration.takeoverInterval)
+            } catch {
+                return
+            }
+            do {
+                if try await !ports.store.renewJobLease(key: key, owner: owner, lease: configuration.lease) {
+                    leaseLost.insert(key)
+                    return
+                }
+            } catch {
+                logger.warning("renewing a job's lease failed", metadata: ["jobKey": "\(key)", "error": "\(error)"])
+            }
+        }
+    }
+
     private func resumeUnfinished(account: String?) async {
         do {
-            for job in try await ports.store.unfinishedJobs() where account == nil || job.account == account {
-                if job.cancelRequested, !running.contains(job.key) {
+            for job in try await ports.store.claimableJobs() where account == nil || job.account == account {
+                if running.contains(job.key) || queue.contains(where: { $0.key == job.key }) || submitting.contains(job.key) { continue }
+                if job.cancelRequested {
                     // Cancelled by an operator while no runner had it: nothing to log in for.
+                    guard try await ports.store.claimJob(key: job.key, owner: owner, lease: configuration.lease) else { continue }
                     try await JobRunner.failRemaining(key: job.key, store: ports.store)
                     logger.info("job cancelled by an operator", metadata: ["jobKey": "\(job.key)"])
                     continue
@@ -248,7 +320,23 @@ public actor JobService {
     private func runJob(key: String, credentials initial: AccountCredentials) async {
         var credentials = initial
         var attempt = 0
-        while true {
+        // Taken by another replica since it was queued: not ours to run. A claim may also fail
+        // because the row is locked for a moment (PostgreSQL's SKIP LOCKED), so a job already
+        // ours (claimed at submission) is kept by renewing its lease, which waits for the lock.
+        let claimed: Bool
+        do {
+            if try await ports.store.claimJob(key: key, owner: owner, lease: configuration.lease) {
+                claimed = true
+            } else {
+                claimed = try await ports.store.renewJobLease(key: key, owner: owner, lease: configuration.lease)
+            }
+        } catch {
+            logger.warning("cannot claim a job", metadata: ["jobKey": "\(key)", "error": "\(error)"])
+            claimed = false
+        }
+        let renewal = Task { await self.renewLease(key: key) }
+        var release = true
+        while claimed {
             attempt += 1
             do {
                 // A trace of its own: the job outlives the request that submitted it.
@@ -256,12 +344,16 @@ public actor JobService {
                     span.attributes["job.attempt"] = attempt
                     try await JobRunner(
                         key: key, ports: ports, configuration: executorConfiguration, resumeGuard: configuration.resumeGuard,
-                        metrics: metrics, shouldStop: { await self.isStopping() }, logger: logger
+                        metrics: metrics, beforeChunk: { try await self.checkBeforeChunk(key: key) }, logger: logger
                     ).run(credentials: credentials)
                 }
                 break
             } catch is JobRunner.Checkpointed {
-                logger.info("job stopped at a chunk boundary; it resumes on the next start")
+                logger.info("job stopped at a chunk boundary; it resumes on the next start (or on another replica)")
+                break
+            } catch is JobRunner.LeaseLost {
+                logger.warning("job taken over by another replica; stopped at a chunk boundary", metadata: ["jobKey": "\(key)"])
+                release = false
                 break
             } catch let error where Self.isAuthenticationFailure(error) {
                 // The password changed or was revoked: the job waits, unchanged, for the next
@@ -289,6 +381,12 @@ public actor JobService {
                 }
                 try? await Task.sleep(for: configuration.retryDelay)
             }
+        }
+        renewal.cancel()
+        leaseLost.remove(key)
+        if claimed, release {
+            // Finished, checkpointed or waiting: another replica may take an unfinished job at once.
+            try? await ports.store.releaseJobLease(key: key, owner: owner)
         }
         running.remove(key)
         let left = runningPerAccount[credentials.user, default: 1] - 1
@@ -327,12 +425,16 @@ struct JobRunner {
     /// See ``JobService/Configuration/resumeGuard``.
     let resumeGuard: Duration
     let metrics: GatewayMetrics
-    /// Asked before each chunk: true when the gateway is shutting down.
-    let shouldStop: @Sendable () async -> Bool
+    /// Called before each chunk: throws ``Checkpointed`` when the gateway shuts down, ``LeaseLost``
+    /// when the job is no longer this replica's.
+    let beforeChunk: @Sendable () async throws -> Void
     let logger: Logger
 
     /// Thrown at a chunk boundary when the gateway shuts down: every chunk so far is recorded.
     struct Checkpointed: Error {}
+
+    /// Thrown at a chunk boundary when another replica took the job (this one's lease ran out).
+    struct LeaseLost: Error {}
 
     func run(credentials: AccountCredentials) async throws {
         let store = ports.store
@@ -355,7 +457,7 @@ struct JobRunner {
                 try await store.planJob(key: key, chunks: chunks, failed: plan.distinctIDs.filter { !planned.contains($0) })
             }
             for stored in try await store.jobChunks(key: key) where stored.state != .done {
-                if await shouldStop() { throw Checkpointed() }
+                try await beforeChunk()
                 if try await store.jobAnyAccount(key: key)?.cancelRequested == true { return try await cancel() }
                 let chunk = stored.chunk
                 let resuming = stored.state == .started

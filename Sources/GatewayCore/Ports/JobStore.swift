@@ -114,4 +114,20 @@ public protocol JobStore: Sendable {
     /// Deletes jobs finished before `date`; returns how many.
     @discardableResult
     func purgeJobs(finishedBefore date: Date) async throws -> Int
+
+    // Leases (SPEC §5 `jobs.leaseSeconds`): which gateway replica runs a job. The store's clock
+    // (the database server's, where there is one) dates them, so replicas need not agree on time.
+
+    /// Unfinished jobs no replica holds a live lease on, oldest first, without their pending IDs:
+    /// what a replica may take.
+    func claimableJobs() async throws -> [JobRecord]
+    /// Takes the job for `owner` for `lease` from now, if it is unfinished and no other owner holds
+    /// a live lease on it; true when `owner` holds it now. Two replicas claiming at once: one wins.
+    func claimJob(key: String, owner: String, lease: Duration) async throws -> Bool
+    /// Extends `owner`'s lease by `lease` from now; false when the job is no longer `owner`'s (its
+    /// lease expired and another replica took it, or it finished), so the runner must stop.
+    func renewJobLease(key: String, owner: String, lease: Duration) async throws -> Bool
+    /// Gives `owner`'s lease up (a checkpoint, a job waiting for credentials), so another replica
+    /// may take the job at once instead of after the lease runs out.
+    func releaseJobLease(key: String, owner: String) async throws
 }

@@ -39,6 +39,7 @@ public enum JobsAdmin {
             "status:     \(job.state.rawValue)\(job.cancelRequested && job.state != .completed ? " (cancel requested)" : "")",
             "progress:   \(String(format: "%.1f", job.progress))% (\(job.doneItems) of \(job.totalItems) items)",
             "created:    \(timestamp(job.createdAt)) UTC", "finished:   \(job.finishedAt.map { timestamp($0) + " UTC" } ?? "-")",
+            "lease:      " + (job.leaseOwner.map { "replica \($0) until \(job.leaseUntil.map { timestamp($0) + " UTC" } ?? "-")" } ?? "none"),
             "chunks:     " + (chunks.isEmpty ? "not planned yet" : detail.chunks.sorted { $0.key < $1.key }.map { "\($1) \($0)" }.joined(separator: ", ")),
             "failed:     \(detail.failedItems.count)",
         ]
@@ -59,6 +60,9 @@ public enum JobsAdmin {
         var progress: Double
         var totalItems, doneItems, failedItems: Int
         var cancelRequested: Bool
+        /// The replica holding the job's lease (its random per-process name), and until when.
+        var leaseOwner: String?
+        var leaseUntil: Date?
         var createdAt: Date
         var finishedAt: Date?
 
@@ -72,6 +76,8 @@ public enum JobsAdmin {
             doneItems = job.doneItems
             failedItems = job.failedItems.count
             cancelRequested = job.cancelRequested
+            leaseOwner = job.leaseOwner
+            leaseUntil = job.leaseUntil
             createdAt = job.createdAt
             finishedAt = job.finishedAt
         }

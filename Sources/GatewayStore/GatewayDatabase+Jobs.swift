@@ -26,6 +26,8 @@ extension GatewayDatabase: JobStore {
             createdAt: Date(timeIntervalSince1970: row["createdAt"]),
             finishedAt: (row["finishedAt"] as Double?).map { Date(timeIntervalSince1970: $0) })
         job.cancelRequested = (row["cancelRequested"] as Int?) == 1
+        job.leaseOwner = row["leaseOwner"]
+        job.leaseUntil = (row["leaseUntil"] as Double?).map { Date(timeIntervalSince1970: $0) }
         return job
     }
 
@@ -79,7 +81,7 @@ extension GatewayDatabase: JobStore {
     /// A job's columns without its pending IDs (and without aliases when nothing failed).
     private static let summaryColumns = """
         key, account, operation, status, totalItems, doneItems, failedItems, '[]' AS pendingItems, createdAt, finishedAt,
-        CASE WHEN failedItems = '[]' THEN '{}' ELSE itemAliases END AS itemAliases, cancelRequested
+        CASE WHEN failedItems = '[]' THEN '{}' ELSE itemAliases END AS itemAliases, cancelRequested, leaseOwner, leaseUntil
         """
 
     public func listJobs(account: String?, state: JobState?, limit: Int) async throws -> [JobRecord] {

@@ -19,19 +19,20 @@ extension PostgresStore {
     /// The columns ``job(_:)`` reads, in order.
     private static let columns = """
         key, account, operation, status, total_items, done_items, failed_items, pending_items, item_aliases, created_at,
-        finished_at, cancel_requested
+        finished_at, cancel_requested, lease_owner, lease_until
         """
 
     /// The same without the pending IDs (and without aliases when nothing failed): a status poll's read.
     private static let summaryColumns = """
         key, account, operation, status, total_items, done_items, failed_items, '[]' AS pending_items,
-        CASE WHEN failed_items = '[]' THEN '{}' ELSE item_aliases END AS item_aliases, created_at, finished_at, cancel_requested
+        CASE WHEN failed_items = '[]' THEN '{}' ELSE item_aliases END AS item_aliases, created_at, finished_at, cancel_requested,
+        lease_owner, lease_until
         """
 
     /// A row of ``columns`` as the engine's record; a row this version cannot read is an error.
     private static func job(_ row: PostgresRow) throws -> JobRecord {
-        let (key, account, operationJSON, stateName, total, done, failed, pending, aliases, createdAt, finishedAt, cancel) = try row.decode(
-            (String, String, String, String, Int, Int, String, String, String, Date, Date?, Bool).self)
+        let (key, account, operationJSON, stateName, total, done, failed, pending, aliases, createdAt, finishedAt, cancel, leaseOwner, leaseUntil) =
+            try row.decode((String, String, String, String, Int, Int, String, String, String, Date, Date?, Bool, String?, Date?).self)
         guard let state = JobState(rawValue: stateName) else { throw StoreCorruption("job state \(stateName)") }
         let operation = try JSONDecoder().decode(MailBatchOperation.self, from: Data(operationJSON.utf8))
         var job = JobRecord(
@@ -40,6 +41,8 @@ extension PostgresStore {
             itemAliases: (try? JSONDecoder().decode([String: String].self, from: Data(aliases.utf8))) ?? [:], createdAt: createdAt,
             finishedAt: finishedAt)
         job.cancelRequested = cancel
+        job.leaseOwner = leaseOwner
+        job.leaseUntil = leaseUntil
         return job
     }
 

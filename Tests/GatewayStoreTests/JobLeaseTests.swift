@@ -51,10 +51,16 @@ struct JobLeaseTests {
         try await withStore(kind) { db in
             try await db.createJob(job("k"))
             #expect(try await db.claimJob(key: "k", owner: "A", lease: .seconds(60)))
+            // Who holds it, and until when, for operators (`jobs show`), in full and summary reads.
+            let held = try #require(try await db.jobAnyAccount(key: "k"))
+            #expect(held.leaseOwner == "A")
+            #expect(held.leaseUntil.map { $0 > Date().addingTimeInterval(50) && $0 < Date().addingTimeInterval(70) } == true)
+            #expect(try await db.listJobs(account: nil, state: nil, limit: 10).first?.leaseOwner == "A")
             try await db.releaseJobLease(key: "k", owner: "B")
             #expect(try await !db.claimJob(key: "k", owner: "B", lease: .seconds(60)), "B's release of A's lease does nothing")
 
             try await db.releaseJobLease(key: "k", owner: "A")
+            #expect(try await db.jobSummary(key: "k", account: "alice")?.leaseOwner == nil)
             #expect(try await db.claimableJobs().map(\.key) == ["k"])
             #expect(try await db.claimJob(key: "k", owner: "B", lease: .seconds(60)))
             #expect(try await !db.renewJobLease(key: "k", owner: "A", lease: .seconds(60)))

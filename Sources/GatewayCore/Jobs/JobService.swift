@@ -187,6 +187,8 @@ public actor JobService {
     /// Resumes jobs at start; then, until cancelled, takes over jobs whose lease ran out (every
     /// ``Configuration/takeoverInterval``) and purges finished ones (every minute).
     public func run() async {
+        // The name this replica holds leases under, as `mailbox-gateway jobs show` prints it.
+        logger.info("job service started", metadata: ["replica": "\(owner)"])
         await resumeAtStart()
         var lastPurge: ContinuousClock.Instant?
         while !Task.isCancelled {

@@ -32,6 +32,10 @@ public struct JobRecord: Hashable, Sendable {
     /// An operator asked to cancel it (`mailbox-gateway jobs cancel`); the runner stops at its
     /// next chunk boundary and reports what is not done as failed.
     public var cancelRequested = false
+    /// The replica holding the job's lease, and until when (``JobStore/claimJob(key:owner:lease:)``);
+    /// nil when none does. For operators (`mailbox-gateway jobs show`).
+    public var leaseOwner: String?
+    public var leaseUntil: Date?
 
     public init(
         key: String, account: String, operation: MailBatchOperation, state: JobState, totalItems: Int, doneItems: Int = 0,

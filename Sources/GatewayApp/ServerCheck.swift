@@ -8,6 +8,19 @@ import Logging
 /// one the gateway uses, what it does when the server lacks it — and says whether the gateway
 /// can run. Nothing on the server changes; the database is created or migrated when needed.
 public enum ServerCheck {
+    /// How long the database may take to answer.
+    static let databaseTimeout: Duration = .seconds(10)
+
+    /// The database did not answer in time.
+    struct NoAnswer: Error, CustomStringConvertible {
+        var timeout: Duration
+        // The PostgreSQL client's pool retries failed connections without saying why: the
+        // server down, the password refused and the database missing all look alike from here.
+        var description: String {
+            "no answer within \(timeout) (server unreachable, credentials refused, or no such database)"
+        }
+    }
+
     /// A capability the gateway uses, and what it does without it.
     public struct Use: Sendable {
         public var capability: Capability
@@ -130,7 +143,22 @@ public enum ServerCheck {
         do {
             var logger = Logger(label: "mailbox-gateway.check")
             logger.logLevel = .error
-            try await GatewayStorage.open(configuration, asServer: false, logger: logger).run { try await $0.probeWrite() }
+            let storage = try GatewayStorage.open(configuration, asServer: false, logger: logger)
+            // A PostgreSQL client retries an unreachable server for about a minute before it
+            // gives up; the check answers sooner.
+            let answered = try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    try await storage.run { try await $0.probeWrite() }
+                    return true
+                }
+                group.addTask {
+                    try await Task.sleep(for: databaseTimeout)
+                    return false
+                }
+                defer { group.cancelAll() }
+                return try await group.next() ?? false
+            }
+            guard answered else { throw NoAnswer(timeout: databaseTimeout) }
             print("database: \(location) opens and takes writes")
         } catch {
             print("database: \(location) failed: \(error)")

@@ -163,14 +163,17 @@ extension GatewayDatabase: JobStore {
         }
     }
 
-    /// Marks a chunk done and adds its outcome to the job, in one transaction.
+    /// Marks a chunk done and adds its outcome to the job, in one transaction. A chunk already done
+    /// adds nothing (a replica that lost its lease mid-chunk may record it after the one that took over).
     public func finishJobChunk(key: String, seq: Int, itemCount: Int, failed: [String]) async throws {
         try await writer.write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT failedItems, doneItems FROM job WHERE key = ?", arguments: [key]) else {
                 return
             }
             try db.execute(
-                sql: "UPDATE jobChunk SET state = ? WHERE jobKey = ? AND seq = ?", arguments: [ChunkState.done.rawValue, key, seq])
+                sql: "UPDATE jobChunk SET state = ? WHERE jobKey = ? AND seq = ? AND state != ?",
+                arguments: [ChunkState.done.rawValue, key, seq, ChunkState.done.rawValue])
+            guard db.changesCount > 0 else { return }
             try db.execute(
                 sql: "UPDATE job SET failedItems = ?, doneItems = ? WHERE key = ?",
                 arguments: [Self.json(Self.strings(row["failedItems"]) + failed), (row["doneItems"] as Int) + itemCount, key])

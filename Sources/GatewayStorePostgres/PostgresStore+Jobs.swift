@@ -172,12 +172,18 @@ extension PostgresStore {
     }
 
     /// Marks a chunk done and adds its outcome to the job, in one transaction that holds the job's
-    /// row lock: two writers never lose each other's done or failed items.
+    /// row lock: two writers never lose each other's done or failed items. A chunk already done
+    /// adds nothing: a replica that lost its lease mid-chunk may record the chunk after the replica
+    /// that took the job over did.
     public func finishJobChunk(key: String, seq: Int, itemCount: Int, failed: [String]) async throws {
         try await transaction { connection in
             guard case let (failedItems, doneItems)? = try await Self.lockedOutcome(connection, key: key, logger: logger) else { return }
-            try await connection.query(
-                "UPDATE job_chunk SET state = \(ChunkState.done.rawValue) WHERE job_key = \(key) AND seq = \(seq)", logger: logger)
+            let marked = try await connection.query(
+                """
+                UPDATE job_chunk SET state = \(ChunkState.done.rawValue)
+                WHERE job_key = \(key) AND seq = \(seq) AND state <> \(ChunkState.done.rawValue) RETURNING seq
+                """, logger: logger)
+            guard try await !marked.collect().isEmpty else { return }
             try await connection.query(
                 """
                 UPDATE job SET failed_items = \(Self.json(Self.strings(failedItems) + failed)), done_items = \(doneItems + itemCount)

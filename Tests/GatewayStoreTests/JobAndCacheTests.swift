@@ -48,6 +48,11 @@ struct JobAndCacheTests {
             chunks = try await db.jobChunks(key: "k1")
             #expect(chunks.map(\.state) == [.done, .planned])
             #expect(try await db.unfinishedJobs().map(\.key) == ["k1"])
+            // The same chunk recorded again (a replica that lost its lease mid-chunk) adds nothing.
+            try await db.finishJobChunk(key: "k1", seq: 0, itemCount: 2, failed: ["b", "late"])
+            stored = try #require(try await db.job(key: "k1", account: "alice"))
+            #expect(stored.doneItems == 4)
+            #expect(stored.failedItems == ["bad", "d", "b"])
 
             try await db.completeJob(key: "k1", failed: [])
             stored = try #require(try await db.job(key: "k1", account: "alice"))

@@ -140,6 +140,53 @@ import Testing
         #expect(Set(h.messageIDs("Archive")) == Set(originals))
     }
 
+    /// SIGTERM on replica A mid-job: A stops at a chunk boundary and releases the lease, so
+    /// replica B (master credentials) takes the job over at its next look, long before the lease
+    /// would have run out, and finishes it: each message moved once.
+    @Test func aCheckpointedReplicaHandsItsJobOverAtOnce() async throws {
+        let h = try EngineHarness.make()
+        let count = 300
+        let uids = h.server.seed(user, "INBOX", count: count)
+        let originals = h.messageIDs("INBOX", uids: uids)
+        let ids = try await h.mailIDs("INBOX", uids: uids)
+        let archive = try await h.folderId("Archive")
+        // A's lease is long: only a release can let B in within this test's time.
+        let a = MailboxEngine(
+            ports: .init(
+                mailServer: h.server, folders: h.database, labels: h.database, listingCache: h.database, conversationCache: h.database,
+                jobs: h.database, sessions: h.sessions),
+            configuration: .init(
+                batch: .init(asyncThreshold: 3, jobChunkSize: 1),
+                jobs: .init(retryDelay: .milliseconds(10), resumeGuard: .zero, lease: .seconds(600))),
+            logger: EngineHarness.logger)
+        let submitted = try await a.batches.submit(
+            MailBatchRequest(operation: .move(destinationFolderId: archive), ids: ids), credentials: h.credentials)
+        guard case .started(let status) = submitted else { throw HarnessError("the batch ran synchronously") }
+        let key = status.jobKey
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline, try await h.database.jobChunks(key: key).filter({ $0.state == .done }).count < 5 {
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        #expect(await a.jobs.checkpoint(within: .seconds(5)) == 0, "A stopped at a chunk boundary")
+        let stopped = try #require(try await h.database.jobAnyAccount(key: key))
+        #expect(stopped.state == .inProgress, "A stopped mid-job")
+        #expect(stopped.leaseOwner == nil, "A released the lease")
+
+        let b = Self.replica(of: h, resumeAsMaster: true)
+        let runner = Task { await b.jobs.run() }
+        defer { runner.cancel() }
+        let handedOver = ContinuousClock.now
+        var state = JobState.inProgress
+        while state != .completed, ContinuousClock.now < handedOver + .seconds(10) {
+            try await Task.sleep(for: .milliseconds(20))
+            state = try await b.jobs.status(key: key, account: user)?.state ?? .inProgress
+        }
+        #expect(state == .completed, "B finished the job within \(ContinuousClock.now - handedOver), the lease being 600 s")
+        #expect(h.messageIDs("INBOX").isEmpty)
+        #expect(h.messageIDs("Archive").count == count, "each message moved once")
+        #expect(Set(h.messageIDs("Archive")) == Set(originals))
+    }
+
     static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }

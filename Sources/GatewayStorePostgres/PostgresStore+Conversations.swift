@@ -36,42 +36,36 @@ extension PostgresStore {
     public func applyThreadHeaderSync(
         account: String, folderId: String, reset: Bool, removed: [UInt32], added: [UInt32: ThreadHeaders], state: SortKeySyncState
     ) async throws {
-        let entries = Array(added)
-        try await transaction { connection in
-            try await AdvisoryLock.caches.take(connection, account: account, logger: logger)
-            try await Self.remove(
-                connection, table: "thread_headers", account: account, folderId: folderId, reset: reset, removed: removed, logger: logger)
-            var start = 0
-            while start < entries.count {
-                let batch = entries[start..<min(start + Self.batchSize, entries.count)]
-                let uids = batch.map { Int64($0.key) }
-                let subjects = batch.map { ByteBuffer(bytes: $0.value.keys.subject) }
-                let froms = batch.map { ByteBuffer(bytes: $0.value.keys.from) }
-                let tos = batch.map { ByteBuffer(bytes: $0.value.keys.to) }
-                let dates = batch.map(\.value.keys.date)
-                let sizes = batch.map { Int64(clamping: $0.value.keys.size) }
-                // Array binds cannot hold NULL: a flag says which messages have no Message ID.
-                let hasMessageID = batch.map { $0.value.messageID != nil }
-                let messageIDs = batch.map { ByteBuffer(bytes: Array(($0.value.messageID ?? "").utf8)) }
-                let refs = batch.map { ByteBuffer(bytes: StoredEncoding.packStrings($0.value.references)) }
-                let replies = batch.map(\.value.isReplyOrForward)
-                try await connection.query(
-                    """
-                    INSERT INTO thread_headers
-                        (account, folder_id, uid, subject, from_key, to_key, sent_date, size, message_id, refs, is_reply)
-                    SELECT \(account), \(folderId), t.uid, t.subject, t.from_key, t.to_key, t.sent_date, t.size,
-                           CASE WHEN t.has_message_id THEN t.message_id END, t.refs, t.is_reply
-                    FROM unnest(
-                        \(uids)::int8[], \(subjects)::bytea[], \(froms)::bytea[], \(tos)::bytea[], \(dates)::int8[], \(sizes)::int8[],
-                        \(hasMessageID)::bool[], \(messageIDs)::bytea[], \(refs)::bytea[], \(replies)::bool[])
-                        AS t(uid, subject, from_key, to_key, sent_date, size, has_message_id, message_id, refs, is_reply)
-                    ON CONFLICT (account, folder_id, uid) DO UPDATE SET
-                        subject = excluded.subject, from_key = excluded.from_key, to_key = excluded.to_key,
-                        sent_date = excluded.sent_date, size = excluded.size, message_id = excluded.message_id,
-                        refs = excluded.refs, is_reply = excluded.is_reply
-                    """, logger: logger)
-                start += batch.count
-            }
+        try await applyCacheSync(
+            table: "thread_headers", account: account, folderId: folderId, reset: reset, removed: removed, entries: Array(added)
+        ) { connection, batch in
+            let uids = batch.map { Int64($0.key) }
+            let subjects = batch.map { ByteBuffer(bytes: $0.value.keys.subject) }
+            let froms = batch.map { ByteBuffer(bytes: $0.value.keys.from) }
+            let tos = batch.map { ByteBuffer(bytes: $0.value.keys.to) }
+            let dates = batch.map(\.value.keys.date)
+            let sizes = batch.map { Int64(clamping: $0.value.keys.size) }
+            // Array binds cannot hold NULL: a flag says which messages have no Message ID.
+            let hasMessageID = batch.map { $0.value.messageID != nil }
+            let messageIDs = batch.map { ByteBuffer(bytes: Array(($0.value.messageID ?? "").utf8)) }
+            let refs = batch.map { ByteBuffer(bytes: StoredEncoding.packStrings($0.value.references)) }
+            let replies = batch.map(\.value.isReplyOrForward)
+            try await connection.query(
+                """
+                INSERT INTO thread_headers
+                    (account, folder_id, uid, subject, from_key, to_key, sent_date, size, message_id, refs, is_reply)
+                SELECT \(account), \(folderId), t.uid, t.subject, t.from_key, t.to_key, t.sent_date, t.size,
+                       CASE WHEN t.has_message_id THEN t.message_id END, t.refs, t.is_reply
+                FROM unnest(
+                    \(uids)::int8[], \(subjects)::bytea[], \(froms)::bytea[], \(tos)::bytea[], \(dates)::int8[], \(sizes)::int8[],
+                    \(hasMessageID)::bool[], \(messageIDs)::bytea[], \(refs)::bytea[], \(replies)::bool[])
+                    AS t(uid, subject, from_key, to_key, sent_date, size, has_message_id, message_id, refs, is_reply)
+                ON CONFLICT (account, folder_id, uid) DO UPDATE SET
+                    subject = excluded.subject, from_key = excluded.from_key, to_key = excluded.to_key,
+                    sent_date = excluded.sent_date, size = excluded.size, message_id = excluded.message_id,
+                    refs = excluded.refs, is_reply = excluded.is_reply
+                """, logger: logger)
+        } record: { connection in
             try await Self.recordSyncState(
                 connection, table: "thread_header_sync", account: account, folderId: folderId, state: state, logger: logger)
         }

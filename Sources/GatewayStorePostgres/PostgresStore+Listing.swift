@@ -57,30 +57,25 @@ extension PostgresStore {
     public func applyMetaSync(
         account: String, folderId: String, reset: Bool, removed: [UInt32], changed: [MessageMeta], state: FolderSyncState
     ) async throws {
-        let changed = Self.lastOfEachUID(changed)
-        try await transaction { connection in
-            try await AdvisoryLock.caches.take(connection, account: account, logger: logger)
-            try await Self.remove(
-                connection, table: "message_meta", account: account, folderId: folderId, reset: reset, removed: removed, logger: logger)
-            var start = 0
-            while start < changed.count {
-                let batch = changed[start..<min(start + Self.batchSize, changed.count)]
-                let uids = batch.map { Int64($0.uid) }
-                let flags = batch.map { $0.flags.words.joined(separator: " ") }
-                let modSeqs = batch.map { Int64(bitPattern: $0.modSeq) }
-                let importance = batch.map { Int64($0.importance.rawValue) }
-                let attachments = batch.map(\.hasAttachment)
-                try await connection.query(
-                    """
-                    INSERT INTO message_meta (account, folder_id, uid, flags, mod_seq, importance, has_attachment)
-                    SELECT \(account), \(folderId), t.* FROM unnest(
-                        \(uids)::int8[], \(flags)::text[], \(modSeqs)::int8[], \(importance)::int8[], \(attachments)::bool[]) AS t
-                    ON CONFLICT (account, folder_id, uid) DO UPDATE SET
-                        flags = excluded.flags, mod_seq = excluded.mod_seq, importance = excluded.importance,
-                        has_attachment = excluded.has_attachment
-                    """, logger: logger)
-                start += batch.count
-            }
+        try await applyCacheSync(
+            table: "message_meta", account: account, folderId: folderId, reset: reset, removed: removed,
+            entries: Self.lastOfEachUID(changed)
+        ) { connection, batch in
+            let uids = batch.map { Int64($0.uid) }
+            let flags = batch.map { $0.flags.words.joined(separator: " ") }
+            let modSeqs = batch.map { Int64(bitPattern: $0.modSeq) }
+            let importance = batch.map { Int64($0.importance.rawValue) }
+            let attachments = batch.map(\.hasAttachment)
+            try await connection.query(
+                """
+                INSERT INTO message_meta (account, folder_id, uid, flags, mod_seq, importance, has_attachment)
+                SELECT \(account), \(folderId), t.* FROM unnest(
+                    \(uids)::int8[], \(flags)::text[], \(modSeqs)::int8[], \(importance)::int8[], \(attachments)::bool[]) AS t
+                ON CONFLICT (account, folder_id, uid) DO UPDATE SET
+                    flags = excluded.flags, mod_seq = excluded.mod_seq, importance = excluded.importance,
+                    has_attachment = excluded.has_attachment
+                """, logger: logger)
+        } record: { connection in
             try await connection.query(
                 """
                 INSERT INTO folder_sync (account, folder_id, uid_validity, uid_next, highest_mod_seq)
@@ -145,36 +140,50 @@ extension PostgresStore {
     public func applySortKeySync(
         account: String, folderId: String, reset: Bool, removed: [UInt32], added: [UInt32: SortKeys], state: SortKeySyncState
     ) async throws {
-        let entries = Array(added)
-        try await transaction { connection in
-            try await AdvisoryLock.caches.take(connection, account: account, logger: logger)
-            try await Self.remove(
-                connection, table: "sort_keys", account: account, folderId: folderId, reset: reset, removed: removed, logger: logger)
-            var start = 0
-            while start < entries.count {
-                let batch = entries[start..<min(start + Self.batchSize, entries.count)]
-                let uids = batch.map { Int64($0.key) }
-                let subjects = batch.map { ByteBuffer(bytes: $0.value.subject) }
-                let froms = batch.map { ByteBuffer(bytes: $0.value.from) }
-                let tos = batch.map { ByteBuffer(bytes: $0.value.to) }
-                let dates = batch.map(\.value.date)
-                let sizes = batch.map { Int64(clamping: $0.value.size) }
-                try await connection.query(
-                    """
-                    INSERT INTO sort_keys (account, folder_id, uid, subject, from_key, to_key, sent_date, size)
-                    SELECT \(account), \(folderId), t.* FROM unnest(
-                        \(uids)::int8[], \(subjects)::bytea[], \(froms)::bytea[], \(tos)::bytea[], \(dates)::int8[], \(sizes)::int8[]) AS t
-                    ON CONFLICT (account, folder_id, uid) DO UPDATE SET
-                        subject = excluded.subject, from_key = excluded.from_key, to_key = excluded.to_key,
-                        sent_date = excluded.sent_date, size = excluded.size
-                    """, logger: logger)
-                start += batch.count
-            }
+        try await applyCacheSync(
+            table: "sort_keys", account: account, folderId: folderId, reset: reset, removed: removed, entries: Array(added)
+        ) { connection, batch in
+            let uids = batch.map { Int64($0.key) }
+            let subjects = batch.map { ByteBuffer(bytes: $0.value.subject) }
+            let froms = batch.map { ByteBuffer(bytes: $0.value.from) }
+            let tos = batch.map { ByteBuffer(bytes: $0.value.to) }
+            let dates = batch.map(\.value.date)
+            let sizes = batch.map { Int64(clamping: $0.value.size) }
+            try await connection.query(
+                """
+                INSERT INTO sort_keys (account, folder_id, uid, subject, from_key, to_key, sent_date, size)
+                SELECT \(account), \(folderId), t.* FROM unnest(
+                    \(uids)::int8[], \(subjects)::bytea[], \(froms)::bytea[], \(tos)::bytea[], \(dates)::int8[], \(sizes)::int8[]) AS t
+                ON CONFLICT (account, folder_id, uid) DO UPDATE SET
+                    subject = excluded.subject, from_key = excluded.from_key, to_key = excluded.to_key,
+                    sent_date = excluded.sent_date, size = excluded.size
+                """, logger: logger)
+        } record: { connection in
             try await Self.recordSyncState(connection, table: "sort_key_sync", account: account, folderId: folderId, state: state, logger: logger)
         }
     }
 
     // MARK: - Shared by the per-folder caches
+
+    /// One sync step of a per-folder cache in one transaction, under the account's cache lock:
+    /// drop `removed` from `table` (everything of the folder when `reset`), `insert` `entries`
+    /// ``batchSize`` at a time (one array-bind statement each), then `record` the new state.
+    func applyCacheSync<Entry>(
+        table: String, account: String, folderId: String, reset: Bool, removed: [UInt32], entries: [Entry],
+        insert: (PostgresConnection, ArraySlice<Entry>) async throws -> Void, record: (PostgresConnection) async throws -> Void
+    ) async throws {
+        try await transaction { connection in
+            try await AdvisoryLock.caches.take(connection, account: account, logger: logger)
+            try await Self.remove(connection, table: table, account: account, folderId: folderId, reset: reset, removed: removed, logger: logger)
+            var start = 0
+            while start < entries.count {
+                let end = min(start + Self.batchSize, entries.count)
+                try await insert(connection, entries[start..<end])
+                start = end
+            }
+            try await record(connection)
+        }
+    }
 
     /// A per-folder state row (`sort_key_sync`, `thread_header_sync`).
     func syncState(table: String, account: String, folderId: String) async throws -> SortKeySyncState? {

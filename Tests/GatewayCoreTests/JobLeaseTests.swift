@@ -14,7 +14,7 @@ import Testing
     static let lease: Duration = .milliseconds(600)
 
     /// A second replica: another engine over the same mail server and store.
-    static func replica(of h: EngineHarness, resumeAsMaster: Bool = false) -> MailboxEngine {
+    static func replica(of h: EngineHarness, resumeAsMaster: Bool = false, lease: Duration = lease) -> MailboxEngine {
         let jobs = JobService.Configuration(retryDelay: .milliseconds(10), resumeGuard: .zero, lease: lease)
         let password = h.credentials.password
         return MailboxEngine(
@@ -25,6 +25,17 @@ import Testing
                 batch: .init(asyncThreshold: 3, jobChunkSize: 1), jobs: jobs,
                 resumeCredentials: { account in resumeAsMaster ? AccountCredentials(user: account, password: password) : nil }),
             logger: EngineHarness.logger)
+    }
+
+    /// Seeds `count` INBOX messages and submits their move to Archive to `replica` (a job of
+    /// one-message chunks): its key and the messages' Message-IDs.
+    static func startMove(_ h: EngineHarness, count: Int, on replica: MailboxEngine) async throws -> (key: String, originals: [String]) {
+        let uids = h.server.seed(user, "INBOX", count: count)
+        let ids = try await h.mailIDs("INBOX", uids: uids)
+        let submitted = try await replica.batches.submit(
+            MailBatchRequest(operation: .move(destinationFolderId: try await h.folderId("Archive")), ids: ids), credentials: h.credentials)
+        guard case .started(let status) = submitted else { throw HarnessError("the batch ran synchronously") }
+        return (status.jobKey, h.messageIDs("INBOX", uids: uids))
     }
 
     /// A move of `count` INBOX messages to Archive, written to the store as a replica that
@@ -90,15 +101,8 @@ import Testing
     @Test func aReplicaWhoseLeaseWasTakenStopsAndTheJobIsFinishedOnce() async throws {
         let h = try EngineHarness.make()
         let count = 300
-        let uids = h.server.seed(user, "INBOX", count: count)
-        let originals = h.messageIDs("INBOX", uids: uids)
-        let ids = try await h.mailIDs("INBOX", uids: uids)
-        let archive = try await h.folderId("Archive")
         let a = Self.replica(of: h)
-        let submitted = try await a.batches.submit(
-            MailBatchRequest(operation: .move(destinationFolderId: archive), ids: ids), credentials: h.credentials)
-        guard case .started(let status) = submitted else { throw HarnessError("the batch ran synchronously") }
-        let key = status.jobKey
+        let (key, originals) = try await Self.startMove(h, count: count, on: a)
 
         // Wait until some chunks are done, then take the lease as another owner.
         var doneAtTheft = 0
@@ -146,23 +150,9 @@ import Testing
     @Test func aCheckpointedReplicaHandsItsJobOverAtOnce() async throws {
         let h = try EngineHarness.make()
         let count = 300
-        let uids = h.server.seed(user, "INBOX", count: count)
-        let originals = h.messageIDs("INBOX", uids: uids)
-        let ids = try await h.mailIDs("INBOX", uids: uids)
-        let archive = try await h.folderId("Archive")
         // A's lease is long: only a release can let B in within this test's time.
-        let a = MailboxEngine(
-            ports: .init(
-                mailServer: h.server, folders: h.database, labels: h.database, listingCache: h.database, conversationCache: h.database,
-                jobs: h.database, sessions: h.sessions),
-            configuration: .init(
-                batch: .init(asyncThreshold: 3, jobChunkSize: 1),
-                jobs: .init(retryDelay: .milliseconds(10), resumeGuard: .zero, lease: .seconds(600))),
-            logger: EngineHarness.logger)
-        let submitted = try await a.batches.submit(
-            MailBatchRequest(operation: .move(destinationFolderId: archive), ids: ids), credentials: h.credentials)
-        guard case .started(let status) = submitted else { throw HarnessError("the batch ran synchronously") }
-        let key = status.jobKey
+        let a = Self.replica(of: h, lease: .seconds(600))
+        let (key, originals) = try await Self.startMove(h, count: count, on: a)
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline, try await h.database.jobChunks(key: key).filter({ $0.state == .done }).count < 5 {
             try await Task.sleep(for: .milliseconds(1))

@@ -235,8 +235,15 @@ extension PostgresStore {
 
     /// Takes the job for `owner` until `lease` from now, if it is unfinished and no other owner
     /// holds a live lease on it. The row is locked with SKIP LOCKED: of two replicas claiming at
-    /// once, the one that finds it locked gives up (false), and the other sees no live lease.
+    /// once, the one that finds it locked gives up (false), and the other sees no live lease. A
+    /// row locked for a moment (a chunk being recorded) is skipped too, so when the skip leaves
+    /// nothing, a lease `owner` already holds is kept by renewing it (which waits for the lock).
     public func claimJob(key: String, owner: String, lease: Duration) async throws -> Bool {
+        if try await takeUnlocked(key: key, owner: owner, lease: lease) { return true }
+        return try await renewJobLease(key: key, owner: owner, lease: lease)
+    }
+
+    private func takeUnlocked(key: String, owner: String, lease: Duration) async throws -> Bool {
         let rows = try await client.query(
             """
             UPDATE job SET lease_owner = \(owner), lease_until = now() + \(Column.seconds(lease))::float8 * interval '1 second'

@@ -322,16 +322,10 @@ public actor JobService {
     private func runJob(key: String, credentials initial: AccountCredentials) async {
         var credentials = initial
         var attempt = 0
-        // Taken by another replica since it was queued: not ours to run. A claim may also fail
-        // because the row is locked for a moment (PostgreSQL's SKIP LOCKED), so a job already
-        // ours (claimed at submission) is kept by renewing its lease, which waits for the lock.
+        // Taken by another replica since it was queued: not ours to run.
         let claimed: Bool
         do {
-            if try await ports.store.claimJob(key: key, owner: owner, lease: configuration.lease) {
-                claimed = true
-            } else {
-                claimed = try await ports.store.renewJobLease(key: key, owner: owner, lease: configuration.lease)
-            }
+            claimed = try await ports.store.claimJob(key: key, owner: owner, lease: configuration.lease)
         } catch {
             logger.warning("cannot claim a job", metadata: ["jobKey": "\(key)", "error": "\(error)"])
             claimed = false

@@ -24,7 +24,7 @@
 #   CYRUS_TEST_SEED=0     do not seed alice with integration/fixtures (seeded by default)
 #   CYRUS_CACHE_DIR       where the unpacked cyrus-imapd lives  (default /var/cache/mailbox-gateway/cyrus)
 # Users: the Dovecot bed's accounts alice, bob, carol, dave, eve, frank, gina, hana, ivan, judy,
-# kate, leo, mona, omar, nina, pia, quinn, rosa (<name>-secret), each with INBOX, Drafts, Sent, Trash, Junk, Archive (SPECIAL-USE,
+# kate, leo, mona, omar, nina, pia, quinn, rosa, sam (<name>-secret), each with INBOX, Drafts, Sent, Trash, Junk, Archive (SPECIAL-USE,
 # subscribed); admin/admin-secret (Cyrus `admins`: sees every user as user/<name>/...);
 # gateway-master/master-secret (Cyrus `proxyservers`: SASL PLAIN with authzid <user>, not an admin).
 # Writes ${CYRUS_TEST_DIR}/env with `export CYRUS_TEST_...` lines. Findings: integration/CYRUS.md.
@@ -41,7 +41,7 @@ TOOLS=/usr/lib/cyrus/bin
 CYRUS_USER=cyrus
 CYRUS_GROUP=mail
 REALM=localhost          # imapd.conf `servername`: the SASL realm of the sasldb entries
-USERS="alice bob carol dave eve frank gina hana ivan judy kate leo mona omar nina pia quinn rosa"
+USERS="alice bob carol dave eve frank gina hana ivan judy kate leo mona omar nina pia quinn rosa sam"
 ADMIN_USER=admin ADMIN_PASS=admin-secret
 MASTER_USER=gateway-master MASTER_PASS=master-secret
 T0=$SECONDS

@@ -19,7 +19,7 @@
 # Users (passwd-file, {PLAIN}): alice/alice-secret, bob/bob-secret, carol/carol-secret,
 # dave, eve, frank, gina (<name>-secret): the tests' accounts for 10,000–100,000-message
 # folders, one per heavy test; hana (hostile mail), ivan (password change, its passwd line is
-# rewritten by a test), judy (login flood), kate (API fuzzing, integration/fuzz-api.sh), leo (job hardening, small label checks), mona (the piecewise metadata sync of 12,000 messages), omar (threading agreement corpora, integration/thread-corpus.py), nina (sort agreement corpora, integration/sort-corpus.py), pia (conversations: the index spans every folder of an account), quinn (operations: a gateway process's metrics, logs and SIGTERM), rosa (scale-out: two gateway replicas on one PostgreSQL), since many parallel sessions of one user on huge folders once
+# rewritten by a test), judy (login flood), kate (API fuzzing, integration/fuzz-api.sh), leo (job hardening, small label checks), mona (the piecewise metadata sync of 12,000 messages), omar (threading agreement corpora, integration/thread-corpus.py), nina (sort agreement corpora, integration/sort-corpus.py), pia (conversations: the index spans every folder of an account), quinn (operations: a gateway process's metrics, logs and SIGTERM), rosa (scale-out: two gateway replicas on one PostgreSQL), sam (a conversation job killed mid-way), since many parallel sessions of one user on huge folders once
 # made Dovecot's fcntl locking fail with EDEADLK and panic the session;
 # master user gateway-master/master-secret (LOGIN "alice*gateway-master" or SASL PLAIN
 # with authzid alice). Writes ${DOVECOT_TEST_DIR}/env with `export IMAP_TEST_...` lines.
@@ -111,6 +111,7 @@ nina:{PLAIN}nina-secret
 pia:{PLAIN}pia-secret
 quinn:{PLAIN}quinn-secret
 rosa:{PLAIN}rosa-secret
+sam:{PLAIN}sam-secret
 EOF
 cat > "$STATE/auth/masters" <<'EOF'
 gateway-master:{PLAIN}master-secret
@@ -305,6 +306,8 @@ export IMAP_TEST_USER17=quinn
 export IMAP_TEST_PASS17=quinn-secret
 export IMAP_TEST_USER18=rosa
 export IMAP_TEST_PASS18=rosa-secret
+export IMAP_TEST_USER19=sam
+export IMAP_TEST_PASS19=sam-secret
 export IMAP_TEST_MASTER_USER=gateway-master
 export IMAP_TEST_MASTER_PASS=master-secret
 EOF

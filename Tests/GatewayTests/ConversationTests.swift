@@ -192,6 +192,71 @@ struct ConversationTests {
         }
     }
 
+    /// Every conversation listed in the threaded folders: conversation ID → its members' Message-IDs.
+    func conversations(_ gw: GatewayHarness) async throws -> [String: Set<String>] {
+        let looks = try await Self.looks(gw.bed)
+        var out: [String: Set<String>] = [:]
+        for folder in ["INBOX", "Archive", "Sent", "Drafts"] {
+            let reply = try await list(gw, folder, "&limit=100")
+            let groups = try await Self.listedGroups(reply.items, gw, looks)
+            for (item, group) in zip(reply.items, groups) {
+                let id = item["id"] as? String ?? ""
+                #expect(out[id] == nil || out[id] == group, "\(id) lists the same members from every folder")
+                out[id] = group
+            }
+        }
+        return out
+    }
+
+    /// A reply APPENDed after the listing joins its conversation under the same ID, also under a root
+    /// nobody has; the root moved to Archive by another client stays in its conversation, listed at
+    /// its new place (its `mailId` resolves to the message in Archive, by the bed's own look).
+    @Test func aLaterReplyJoinsAndAMovedMemberStaysUnderTheSameID() async throws {
+        let bed = try TestBed.require()
+        try await Self.reseed(bed)
+        try await GatewayHarness.run { gw in
+            let pia = gw.bed.conversationAccount
+            let before = try await conversations(gw)
+            let t1 = try await conversationID(of: "<t1-1@conv.test>", gw)
+            let t2 = try await conversationID(of: "<t2-1@conv.test>", gw)
+            #expect(before[t1] == ["<t1-1@conv.test>", "<t1-2@conv.test>", "<t1-3@conv.test>", "<t1-4@conv.test>", "<t1-5@conv.test>"])
+            #expect(before[t2] == ["<t2-1@conv.test>", "<t2-2@conv.test>"])
+
+            // Another client: two replies arrive in INBOX, and the root of T1 goes to Archive.
+            let connection = try await gw.bed.connect(pia)
+            defer { connection.close() }
+            _ = try await connection.append(
+                TestBed.message(
+                    subject: "Re: Budget", messageID: "<t1-7@conv.test>", date: "Sat, 06 Jan 2024 09:00:00 +0000",
+                    inReplyTo: "<t1-4@conv.test>", references: ["<t1-1@conv.test>", "<t1-4@conv.test>"]),
+                to: MailboxName("INBOX"))
+            _ = try await connection.append(
+                TestBed.message(
+                    subject: "Re: Lost", messageID: "<t2-3@conv.test>", date: "Sat, 06 Jan 2024 10:00:00 +0000",
+                    inReplyTo: "<t2-0@conv.test>", references: ["<t2-0@conv.test>"]),
+                to: MailboxName("INBOX"))
+            let root = try #require(try await gw.bed.look("INBOX", user: pia.user).values.first { $0.messageID == "<t1-1@conv.test>" })
+            _ = try await connection.select(MailboxName("INBOX"))
+            _ = try await connection.uidMove(UIDSet([root.uid]), to: MailboxName("Archive"))
+            try await connection.unselect()
+            #expect(Self.locations(try await Self.looks(gw.bed))["<t1-1@conv.test>"] == "Archive")
+
+            let after = try await conversations(gw)
+            #expect(after[t1] == before[t1]!.union(["<t1-7@conv.test>"]), "T1 keeps its ID, gains the reply, keeps its moved root")
+            #expect(after[t2] == before[t2]!.union(["<t2-3@conv.test>"]), "T2 (root nobody has) keeps its ID and gains the reply")
+            #expect(try await conversationID(of: "<t1-1@conv.test>", gw) == t1)
+            var unchanged = before
+            unchanged[t1] = nil
+            unchanged[t2] = nil
+            var others = after
+            others[t1] = nil
+            others[t2] = nil
+            #expect(others == unchanged, "no other conversation changed")
+            let archive = try await list(gw, "Archive", "&limit=100")
+            #expect(archive.items.compactMap { $0["id"] as? String }.contains(t1))
+        }
+    }
+
     @Test func moveSkipsSentAndDraftsAndTouchesNothingElse() async throws {
         let bed = try TestBed.require()
         try await Self.reseed(bed)

@@ -102,15 +102,8 @@ struct JobTests {
     /// MOVEs copy the same messages (7,000 duplicates, seen before the wait existed).
     @Test func jobSurvivesSIGKILL() async throws {
         let bed = try TestBed.require()
-        let source = TestBed.uniqueMailbox("GwKill")
-        let dest = TestBed.uniqueMailbox("GwKillDest")
         let dave = bed.frank  // an account of its own for very large folders (see TestBed.dave)
-        try await bed.fill(source, count: Self.count, user: dave.user)
-        let setup = try await bed.connect(dave)
-        try await setup.create(MailboxName(dest))
-        setup.close()
-        let originals = try await bed.look(source, user: dave.user).values.map(\.messageID)
-        #expect(Set(originals).count == Self.count)
+        let (source, dest, originals) = try await KillTest.folders(bed, "GwKill", count: Self.count, account: dave)
 
         let database = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-kill-\(UUID().uuidString).sqlite").path
         let port = GatewayProcess.freePort()
@@ -124,18 +117,8 @@ struct JobTests {
         let key = try #require(created.body["jobKey"] as? String)
 
         // Kill it once some chunks are done and before the end.
-        var killedAt = -1.0
         let deadline = ContinuousClock.now + .seconds(120)
-        while ContinuousClock.now < deadline {
-            let status = try await http.json("GET", "/api/v1/batch/jobs/\(key)")
-            let progress = (status.body["progress"] as? Double) ?? 0
-            if progress >= 10 {
-                gateway.kill()
-                killedAt = progress
-                break
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        let killedAt = try await KillTest.kill(whenJob: key, via: http, before: deadline) { gateway.kill() }
         #expect(killedAt >= 10 && killedAt < 100, "killed halfway (at \(killedAt)%)")
         let movedBeforeRestart = try await bed.search(dest, user: dave.user).count
         #expect(movedBeforeRestart > 0 && movedBeforeRestart < Self.count)
@@ -144,15 +127,7 @@ struct JobTests {
         defer { gateway.kill() }
         try await http.waitUntilUp()
         let final = try await http.waitForJob(key, until: deadline + .seconds(120))
-        #expect(final["status"] as? String == "completed")
-        #expect(final["progress"] as? Double == 100)
-        #expect((final["batchOperationDetails"] as? [String: Any])?["failedItems"] as? [String] == [])
-        let left = try await bed.look(source, user: dave.user)
-        let moved = try await bed.look(dest, user: dave.user)
-        #expect(left.count + moved.count == Self.count)
-        #expect(left.isEmpty)
-        #expect(moved.count == Self.count)
-        #expect(Set(moved.values.map(\.messageID)) == Set(originals), "no duplicate, none lost")
+        try await KillTest.expectMovedOnce(final, bed, from: source, to: dest, originals: originals, user: dave.user)
         print("KILL TEST: killed at \(killedAt)% with \(movedBeforeRestart) moved; resumed and completed")
     }
 }

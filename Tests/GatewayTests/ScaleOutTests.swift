@@ -103,14 +103,7 @@ struct ScaleOutTests {
     @Test func aJobOfAKilledReplicaIsCompletedByTheOther() async throws {
         let bed = try TestBed.require()
         let account = bed.scaleOutAccount
-        let source = TestBed.uniqueMailbox("GwScaleKill")
-        let dest = TestBed.uniqueMailbox("GwScaleKillDest")
-        try await bed.fill(source, count: Self.count, user: account.user)
-        let setup = try await bed.connect(account)
-        try await setup.create(MailboxName(dest))
-        setup.close()
-        let originals = try await bed.look(source, user: account.user).values.map(\.messageID)
-        #expect(Set(originals).count == Self.count)
+        let (source, dest, originals) = try await KillTest.folders(bed, "GwScaleKill", count: Self.count, account: account)
 
         // Chunks of 2,000 (ten): the kill lands between or during chunks; the 10 s command timeout
         // is how long B waits before re-deriving an interrupted chunk from the mailboxes.
@@ -122,33 +115,14 @@ struct ScaleOutTests {
             let key = try #require(created.body["jobKey"] as? String)
 
             // B reads the job's status while A runs it.
-            var killedAt = -1.0
-            let deadline = ContinuousClock.now + .seconds(120)
-            while ContinuousClock.now < deadline {
-                let status = try await b.http.json("GET", "/api/v1/batch/jobs/\(key)")
-                #expect(status.status == 200)
-                let progress = (status.body["progress"] as? Double) ?? 0
-                if progress >= 10 {
-                    a.process.kill()
-                    killedAt = progress
-                    break
-                }
-                try await Task.sleep(for: .milliseconds(20))
-            }
+            let killedAt = try await KillTest.kill(whenJob: key, via: b.http, before: ContinuousClock.now + .seconds(120)) { a.process.kill() }
             #expect(killedAt >= 10 && killedAt < 100, "killed mid-way (at \(killedAt)%)")
             let movedAtKill = try await bed.search(dest, user: account.user).count
             #expect(movedAtKill > 0 && movedAtKill < Self.count)
 
             let killed = ContinuousClock.now
             let final = try await b.http.waitForJob(key, until: killed + .seconds(180))
-            #expect(final["status"] as? String == "completed", "replica B completed the job")
-            #expect(final["progress"] as? Double == 100)
-            #expect((final["batchOperationDetails"] as? [String: Any])?["failedItems"] as? [String] == [])
-            let left = try await bed.look(source, user: account.user)
-            let moved = try await bed.look(dest, user: account.user)
-            #expect(left.isEmpty, "none left")
-            #expect(moved.count == Self.count, "none twice")
-            #expect(Set(moved.values.map(\.messageID)) == Set(originals), "none lost")
+            try await KillTest.expectMovedOnce(final, bed, from: source, to: dest, originals: originals, user: account.user)
             print(
                 "SCALE-OUT KILL: replica A killed at \(killedAt)% with \(movedAtKill) moved; "
                     + "replica B completed the job \(ContinuousClock.now - killed) after the kill")

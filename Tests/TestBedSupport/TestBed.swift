@@ -168,6 +168,12 @@ public struct TestBed: Sendable {
         return IMAPCredentials(user: rosa.name, password: rosa.password)
     }
 
+    /// The account of the conversation job killed mid-way (8,000 messages in threads of four): sam.
+    public var conversationJobAccount: IMAPCredentials {
+        let sam = users.first { $0.name == "sam" } ?? (name: "sam", password: "sam-secret")
+        return IMAPCredentials(user: sam.name, password: sam.password)
+    }
+
     /// Where the client under test (the gateway) connects. In an `IMAP_TEST_REFUSE` run the plain
     /// port is the refusing proxy's (plaintext only: `.tls` still reaches Dovecot, `.startTLS` fails there).
     public func server(

@@ -27,8 +27,12 @@ from i and the seed. Its headers mix, independently:
   missing and empty headers; broken syntax.
 - Size: bodies of a few lengths, so sizes tie often.
 
-Every message has one header of each kind (ENVELOPE shows the last Subject/Date, SORT reads the
-first: duplicates are a separate, documented difference). Files go to tmp/ and are renamed into
+About one message in sixteen carries a second Subject or Date header, or both, after the first
+(malformed: RFC 5322 allows one of each). ENVELOPE shows the last Subject and Date where SORT
+reads the first, so these prove the gateway reads the first header (SortKeys.fetchItems). They
+come from a generator of their own, so the rest of the corpus is the same with or without them.
+Second From and To headers are left out: Dovecot's ENVELOPE and SORT read different ones of
+those too, and the gateway takes addresses from ENVELOPE (a documented difference, README). Files go to tmp/ and are renamed into
 cur/ with S= and W= (the RFC822.SIZE) in their names, owned by the mail user, like
 integration/maildir-fill.py; then `doveadm mailbox status` makes Dovecot index them.
 
@@ -331,12 +335,19 @@ def message(rng, i):
             value = address_header(rng)
             if value is not None:
                 headers.append(("From" if name == "from" else "To", value))
+    second = random.Random("second-headers-%d" % i)
+    if second.random() < 1 / 16:
+        for name in second.sample(["Subject", "Date"], second.randrange(1, 3)):
+            value = subject(second, i) if name == "Subject" else date_header(second, i)
+            if value is not None and not value.startswith("raw latin1"):
+                headers.append((name, value))
     headers.append(("Message-ID", "<sort-corpus-%d@example.test>" % i))
     headers.append(("MIME-Version", "1.0"))
     headers.append(("Content-Type", "text/plain; charset=utf-8"))
     out = b""
-    for name, value in headers:
-        encoded_value = value.encode("latin-1") if (name == "Subject" and raw_latin1) else value.encode("utf-8")
+    for k, (name, value) in enumerate(headers):
+        first_subject = name == "Subject" and all(n != "Subject" for n, _ in headers[:k])
+        encoded_value = value.encode("latin-1") if (first_subject and raw_latin1) else value.encode("utf-8")
         out += name.encode() + b": " + encoded_value + b"\n"
     body_lines = rng.choice([1, 1, 2, 3, 5, 8, 13, 40])
     body = "".join("body line %d of the corpus\n" % (k % 10) for k in range(body_lines))

@@ -224,6 +224,18 @@ class Corpus:
             a, b = self.new_id("twice"), self.new_id("twice")
             put(self.standard(a, "Two ids %d" % k, ts + k, extra=[("Message-ID", b)]))
             put(self.standard(self.new_id(), "Re: Two ids %d" % k, ts + 10 + k, refs=b if k % 2 else a))
+        # Two Subject and two Date headers: the first of each counts, in THREAD as in SORT. A reply
+        # linked by subject only joins by the first subject, not the second; siblings under one root
+        # are ordered by their first Date, which the second would reverse.
+        for k in range(10):
+            root = self.new_id("twice")
+            put(self.standard(root, "Two subjects %d" % k, ts + 30 + k,
+                              extra=[("Subject", "Second subject %d" % k), ("Date", self.date_header(ts - 400 * 86400))]))
+            put(self.standard(self.new_id("twice"), "Re: Two subjects %d" % k, ts + 40 + k))
+            put(self.standard(self.new_id("twice"), "Re: Second subject %d" % k, ts + 50 + k))
+            for first, second in [(60, 95), (70, 85), (80, 75), (90, 65)]:
+                put(self.standard(self.new_id("twice"), "Re: Two subjects %d" % k, ts + first + k, refs=root, irt=root,
+                                  extra=[("Date", self.date_header(ts + second + k))]))
         # Reference loops.
         for size in (2, 3, 4, 5):
             for k in range(8):

@@ -94,6 +94,36 @@ import Testing
         #expect(keys.size == 1234)
     }
 
+    /// The subject and date come from the first `Subject` and `Date` headers of the
+    /// `HEADER.FIELDS` section, as Dovecot's SORT reads them; `ENVELOPE` shows the last ones.
+    /// A header the section lacks, or a missing section, leaves the envelope's value.
+    @Test(arguments: [
+        // (header section or nil, envelope subject, envelope date, expected base subject, expected date)
+        ("Subject: Alpha\r\nDate: Mon, 1 Jan 2024 10:00:00 +0000\r\nSubject: Omega\r\nDate: Tue, 2 Jan 2001 10:00:00 +0000\r\n\r\n",
+         "Omega", "Tue, 2 Jan 2001 10:00:00 +0000", "ALPHA", Int64(1_704_103_200)),
+        ("Subject: Re: Folded\r\n  subject\r\nSubject: Other\r\n\r\n", "Other", "Mon, 1 Jan 2024 10:00:00 +0000",
+         "FOLDED SUBJECT", Int64(1_704_103_200)),
+        ("Date: unreadable\r\nDate: Mon, 1 Jan 2024 10:00:00 +0000\r\n\r\n", "Kept", "Mon, 1 Jan 2024 10:00:00 +0000",
+         "KEPT", Int64(1_600_000_000)),
+        ("SUBJECT:   =?utf-8?q?Caf=C3=A9?=   \r\nsubject: Later\r\n\r\n", "Later", nil, "CAFE\u{301}", Int64(1_600_000_000)),
+        ("\r\n", "Envelope", "Mon, 1 Jan 2024 10:00:00 +0000", "ENVELOPE", Int64(1_704_103_200)),
+        (nil, "Envelope only", "Mon, 1 Jan 2024 10:00:00 +0000", "ENVELOPE ONLY", Int64(1_704_103_200)),
+    ] as [(String?, String, String?, String, Int64)])
+    func firstSubjectAndDateHeadersCount(section: String?, subject: String, date: String?, base: String, expected: Int64) throws {
+        var attributes: [FetchAttribute] = [
+            .uid(1), .envelope(Envelope(date: date, subject: subject)),
+            .internalDate(InternalDate(secondsSince1970: 1_600_000_000)), .rfc822Size(10),
+        ]
+        if let section {
+            attributes.append(.bodySection(section: "HEADER.FIELDS (SUBJECT DATE)", origin: nil, data: Array(section.utf8)))
+        }
+        let message = FetchedMessage(sequenceNumber: 1, attributes: attributes)
+        let keys = try #require(SortKeys(message))
+        #expect(String(decoding: keys.subject, as: UTF8.self) == base)
+        #expect(keys.date == expected)
+        #expect(ThreadHeaders(message).keys == keys, "the conversation index reads the same keys")
+    }
+
     /// Missing or unreadable values: empty strings, the internal date; nil without the fetched items.
     @Test func missingValues() throws {
         let arrival = InternalDate(secondsSince1970: 1_600_000_000)

@@ -63,26 +63,25 @@ struct ThreadAgreementTests {
         let serverTime = clock.now - serverStart
 
         let uids = try await connection.uidSearch(.all)
-        let fetched = try await connection.uidFetch(
-            uids, [.uid, .envelope, .internalDate, .headerFields(ReferencesThreading.headerFields)])
+        // What the conversation index fetches and keeps of a message (ThreadHeaders), so the
+        // agreement covers the engine's own reading of headers, first Subject and Date included.
+        let fetched = try await connection.uidFetch(uids, [.uid] + ThreadHeaders.fetchItems)
         #expect(fetched.count == count)
         var inputs: [ReferencesThreading.Message] = []
         var headersByUID: [UInt32: String] = [:]
         for message in fetched {
             let uid = try #require(message.uid)
-            let envelope = message.envelope
+            let threadHeaders = ThreadHeaders(message)
             let section = message.sections.first { $0.key.hasPrefix("HEADER.FIELDS") }?.value ?? []
             let headers = String(decoding: section, as: UTF8.self)
-            let subject = BaseSubject.extract(envelope?.subject ?? "")
-            let internalDate = message.internalDate?.secondsSince1970 ?? 0
-            let date = envelope?.date.flatMap(SortKeys.sentDate) ?? internalDate
             inputs.append(
                 ReferencesThreading.Message(
-                    uid: uid, headers: headers, baseSubject: subject.base, isReplyOrForward: subject.isReplyOrForward,
-                    sentDate: date, sequence: Int(message.sequenceNumber)))
+                    uid: uid, messageID: threadHeaders.messageID, references: threadHeaders.references,
+                    baseSubject: threadHeaders.baseSubject, isReplyOrForward: threadHeaders.isReplyOrForward,
+                    sentDate: threadHeaders.keys.date, sequence: Int(message.sequenceNumber)))
             headersByUID[uid] =
-                "subject \(envelope?.subject ?? "nil") → \(subject), date \(envelope?.date ?? "nil") → \(date), "
-                + "internal \(internalDate), \(headers.trimmingCharacters(in: .whitespacesAndNewlines))"
+                "base subject \(threadHeaders.baseSubject), reply \(threadHeaders.isReplyOrForward), date \(threadHeaders.keys.date), "
+                + "internal \(message.internalDate?.secondsSince1970 ?? 0), \(headers.trimmingCharacters(in: .whitespacesAndNewlines))"
         }
         let ourStart = clock.now
         let ours = ReferencesThreading.thread(inputs)

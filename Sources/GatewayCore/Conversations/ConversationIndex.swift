@@ -20,7 +20,8 @@ import Synchronization
 /// ID (it changes if that message moves).
 ///
 /// **Keeping in step.** Per folder, only UIDs not yet known are fetched (`ENVELOPE INTERNALDATE
-/// RFC822.SIZE BODY.PEEK[HEADER.FIELDS (Message-ID References In-Reply-To)]`, in pieces), and
+/// RFC822.SIZE BODY.PEEK[HEADER.FIELDS (Message-ID References In-Reply-To Subject Date)]`, in
+/// pieces: ``ThreadHeaders/fetchItems``), and
 /// expunged ones dropped; a folder whose UIDVALIDITY, UIDNEXT and message count are unchanged is
 /// not asked again. Flags come from the listing's metadata cache (CONDSTORE where offered). With
 /// CONDSTORE, a folder whose STATUS (UIDVALIDITY, UIDNEXT, MESSAGES, HIGHESTMODSEQ) is unchanged

@@ -168,7 +168,7 @@ public struct MailOrdering: Sendable {
 
     /// The RFC 5256 sort keys of every message of the folder, for servers without SORT, kept in
     /// step like the metadata cache: keys never change for a message, so only messages not yet
-    /// known are fetched (`ENVELOPE INTERNALDATE RFC822.SIZE`, in pieces of `metadataFetchBatch`,
+    /// known are fetched (``SortKeys/fetchItems``, in pieces of `metadataFetchBatch`,
     /// each saved as it arrives) and expunged ones dropped; a new UIDVALIDITY, or keys computed by
     /// another ``SortKeys/version``, start over.
     func syncSortKeys(folder: FolderInfo, account: String, session: any MailSession) async throws -> [UInt32: SortKeys] {
@@ -181,7 +181,7 @@ public struct MailOrdering: Sendable {
         let uidNext = try await session.status(folder.mailbox, [.uidNext]).uidNext
         return try await Self.syncOncePerMessage(
             session: session, uidNext: uidNext, validity: validity, version: SortKeys.version, previous: previous, reset: reset,
-            known: consume keys, items: [.envelope, .internalDate, .rfc822Size], batch: metadataFetchBatch,
+            known: consume keys, items: SortKeys.fetchItems, batch: metadataFetchBatch,
             value: { SortKeys($0) ?? Self.fallbackKeys($0) },
             // A message the server did not describe still belongs to the folder: it sorts with
             // empty keys rather than vanishing from listings and ranges.
@@ -234,7 +234,8 @@ public struct MailOrdering: Sendable {
 
     /// Keys from what a partial FETCH answer gave (envelope, internal date or size missing).
     static func fallbackKeys(_ message: FetchedMessage) -> SortKeys {
-        if let envelope = message.envelope {
+        if var envelope = message.envelope {
+            envelope.withFirstHeaders(of: message)
             return SortKeys(
                 envelope: envelope, internalDate: message.internalDate ?? InternalDate(secondsSince1970: 0, zoneMinutes: 0),
                 size: message.size ?? 0)

@@ -4,11 +4,12 @@ import IMAPCore
 /// server has no SORT (SPEC §3): plain values (octets, integers) so they can be stored and compared
 /// without the message.
 ///
-/// Built from `ENVELOPE`, `INTERNALDATE` and `RFC822.SIZE` as Dovecot 2.3 builds its own: strings
-/// in ``Collation`` form (`i;unicode-casemap`, RFC 5051) compared as octets, ties by sequence
-/// number. `ENVELOPE` shows the last `Subject` and `Date` header of a message that has several and
-/// merges all its `From`/`To` headers, where Dovecot's `SORT` reads the first header: only such
-/// messages (malformed, RFC 5322 §3.6 allows one of each) can order differently from the server.
+/// Built from ``fetchItems`` as Dovecot 2.3 builds its own: strings in ``Collation`` form
+/// (`i;unicode-casemap`, RFC 5051) compared as octets, ties by sequence number. A message may
+/// carry several `Subject` or `Date` headers (malformed: RFC 5322 §3.6 allows one of each).
+/// `ENVELOPE` shows the last of them, where Dovecot's `SORT` reads the first, so the subject and
+/// date come from the first header of a `HEADER.FIELDS (SUBJECT DATE)` section, and `ENVELOPE`
+/// gives the addresses (its `From`/`To` begin with the first header's, as `SORT` reads them).
 public struct SortKeys: Hashable, Sendable {
     /// `SUBJECT`: the base subject (RFC 5256 §2.1), collated; empty when there is no Subject.
     public var subject: [UInt8]
@@ -23,8 +24,13 @@ public struct SortKeys: Hashable, Sendable {
     public var size: UInt64
 
     /// The version of how keys are computed (base subject, collation tables, date reading): keys
-    /// stored under another version are computed again.
-    public static let version = 1
+    /// stored under another version are computed again. 2: subject and date of the first header.
+    public static let version = 2
+
+    /// The header fields whose first occurrence gives the subject and the date.
+    public static let headerFields = ["Subject", "Date"]
+    /// What one FETCH asks for a message's keys.
+    public static let fetchItems: [FetchItem] = [.envelope, .internalDate, .rfc822Size, .headerFields(headerFields)]
 
     public init(subject: [UInt8], from: [UInt8], to: [UInt8], date: Int64, size: UInt64) {
         self.subject = subject
@@ -46,12 +52,14 @@ public struct SortKeys: Hashable, Sendable {
         self.size = size
     }
 
-    /// The keys of a message fetched with `ENVELOPE INTERNALDATE RFC822.SIZE`; nil when the
-    /// server left one of them out.
+    /// The keys of a message fetched with ``fetchItems``; nil when the server left out the
+    /// envelope, internal date or size. The first `Subject` and `Date` headers count (see above);
+    /// without a header section (a server that left it out), the envelope's.
     public init?(_ message: FetchedMessage) {
-        guard let envelope = message.envelope, let internalDate = message.internalDate, let size = message.size else {
+        guard var envelope = message.envelope, let internalDate = message.internalDate, let size = message.size else {
             return nil
         }
+        envelope.withFirstHeaders(of: message)
         self.init(envelope: envelope, internalDate: internalDate, size: size)
     }
 
@@ -102,6 +110,22 @@ public struct SortKeys: Hashable, Sendable {
     public static func sentDate(_ text: String) -> Int64? {
         var parser = DateParser(Array(text.utf8))
         return parser.parse()
+    }
+}
+
+extension Envelope {
+    /// The subject and date of the first `Subject` and `Date` headers in `message`'s
+    /// `HEADER.FIELDS` section, unfolded and trimmed as an envelope shows them; a header the
+    /// section lacks leaves the envelope's value, and a message without the section is unchanged.
+    mutating func withFirstHeaders(of message: FetchedMessage) {
+        guard let section = message.sections.first(where: { $0.key.hasPrefix("HEADER.FIELDS") })?.value else { return }
+        let fields = ReferencesThreading.firstFields(in: String(decoding: section, as: UTF8.self))
+        func unfolded(_ value: String) -> String {
+            String(decoding: value.utf8.filter { $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: "\n") }, as: UTF8.self)
+                .trimmingCharacters()
+        }
+        if let subject = fields["subject"] { self.subject = unfolded(subject) }
+        if let date = fields["date"] { self.date = unfolded(date) }
     }
 }
 

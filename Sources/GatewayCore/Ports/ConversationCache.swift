@@ -14,13 +14,14 @@ public struct ThreadHeaders: Hashable, Sendable {
     /// Whether the subject was a reply or forward (`Re:`, `Fwd:`, …), for step 5 of threading.
     public var isReplyOrForward: Bool
 
-    /// How headers are read: rows stored under another version are read again.
-    public static let version = 1
+    /// How headers are read: rows stored under another version are read again. 2: subject and
+    /// date of the first header (``SortKeys``).
+    public static let version = 2
     /// At most this many references are kept per message: what ``ReferencesThreading/Limits/dovecot`` uses.
     public static let maxReferences = 1_001
     /// What one FETCH asks for a message.
     public static let fetchItems: [FetchItem] = [
-        .envelope, .internalDate, .rfc822Size, .headerFields(ReferencesThreading.headerFields),
+        .envelope, .internalDate, .rfc822Size, .headerFields(ReferencesThreading.headerFields + SortKeys.headerFields),
     ]
 
     public init(keys: SortKeys, messageID: String?, references: [String], isReplyOrForward: Bool) {
@@ -47,7 +48,14 @@ public struct ThreadHeaders: Hashable, Sendable {
         self.init(
             keys: keys, messageID: fields["message-id"].flatMap { ReferencesThreading.firstMessageID(in: $0) },
             references: Array(references.prefix(Self.maxReferences)),
-            isReplyOrForward: message.envelope?.subject.map { BaseSubject.extractKey($0).isReplyOrForward } ?? false)
+            isReplyOrForward: Self.firstSubject(of: message).map { BaseSubject.extractKey($0).isReplyOrForward } ?? false)
+    }
+
+    /// The subject the keys were made of: the first `Subject` header's, else the envelope's.
+    private static func firstSubject(of message: FetchedMessage) -> String? {
+        var envelope = message.envelope ?? Envelope()
+        envelope.withFirstHeaders(of: message)
+        return envelope.subject
     }
 
     /// The base subject as threading compares it (RFC 5256 §2.1, case-mapped).

@@ -123,6 +123,14 @@ def forms():
         ("zone-plus-9959", "zone", {"zone": b"+9959", "offset": 99 * 60 + 59}),
         ("zone-plus-9999", "zone", {"zone": b"+9999", "offset": 99 * 60 + 99}),
         ("zone-garbage-name", "zone", {"zone": b"\xff\x00??", "offset": 0}),
+        # Read as Dovecot's SORT reads them, and shown so (one reading for the order and the date
+        # shown): a lower-case zone name is UTC (RFC 5322 would say -06:00), a military letter shifts
+        # by Dovecot's arithmetic (RFC 5322 says -0000), a two-digit 60 is 2060 (RFC 5322: 1960),
+        # and of two Date headers the first counts (ENVELOPE shows the last).
+        ("zone-lowercase-name", "zone", {"zone": b"cst", "offset": 0}),
+        ("zone-military-letter", "zone", {"zone": b"M", "offset": 12 * 60}),
+        ("date-two-digit-year-60", "date", {"Date": b"Thu, 01 Jan 60 10:00:00 +0000", "at": 2_840_176_800}),
+        ("date-second-header", "date", {"extra": b"Date: Mon, 01 Jan 2001 10:00:00 +0000\n"}),
         # Subjects and encoded words.
         ("subject-10kb", "subject", {"Subject": b" ".join(b"word%d" % k for k in range(1500))[:10_240]}),
         ("subject-broken-base64", "encoded-word", {"Subject": b"=?UTF-8?B?!!!!not*base64?= tail"}),
@@ -178,7 +186,7 @@ def build(i, name, changes, count, tag):
     if "raw" in changes:
         entry.update(date=iso(internal), dateReadable=False)
         return changes["raw"], entry
-    instant = header_date(i, count)
+    instant = changes.get("at", header_date(i, count))
     headers = [
         ("X-Hostile-Form", name.encode()),
         ("From", b"Hostile Sender <sender@hostile.test>"),
@@ -196,7 +204,7 @@ def build(i, name, changes, count, tag):
     readable = changes.get("date_utc", 0) is not None
     entry.update(date=iso(instant if readable else internal), dateReadable=readable)
     for key, value in changes.items():
-        if key in ("importance", "date_utc", "zone", "offset", "body", "extra"):
+        if key in ("importance", "date_utc", "zone", "offset", "body", "extra", "at"):
             continue
         headers = [(k, v) for (k, v) in headers if k.lower() != key.lower()]
         if value is not None:

@@ -99,7 +99,7 @@ public struct MessageSeed: Hashable, Sendable {
         let known: Set<String> = ["message-id", "date", "from", "to", "subject"]
         self.init(
             subject: field("Subject") ?? "", messageID: field("Message-ID"), from: field("From") ?? "", to: field("To") ?? "",
-            date: field("Date").flatMap(HeaderText.parseDate), internalDate: internalDate, flags: flags,
+            date: field("Date").flatMap(SortKeys.sentDate), internalDate: internalDate, flags: flags,
             extraHeaders: fields.filter { !known.contains($0.0.lowercased()) }.map { "\($0.0): \($0.1)" }, body: body,
             hasAttachment: body.lowercased().contains("content-disposition: attachment"))
         appendedRaw = raw

@@ -80,14 +80,15 @@ public struct ConversationListing: Sendable {
             let window = start < ordered.count ? Array(ordered[start..<min(ordered.count, start + limit)]) : []
             guard !window.isEmpty else { return ConversationPage(totalItems: ordered.count, order: order, items: []) }
 
-            // Each folder of the window's members once: fresh flags (labels) and the roots' envelopes.
+            // Each folder of the window's members once: fresh flags (labels) and the roots' first
+            // Subject header (as the order reads it: SortKeys).
             var fetched: [String: [UInt32: FetchedMessage]] = [:]
             let byFolder = Dictionary(grouping: window.flatMap(\.members), by: \.folderId)
             for (id, members) in byFolder.sorted(by: { $0.key < $1.key }) {
                 guard let folder = directory.folder(id: id) else { continue }
                 try await session.select(folder.mailbox)
                 var messages: [UInt32: FetchedMessage] = [:]
-                for message in try await session.uidFetch(UIDSet(members.map(\.uid)), [.flags, .envelope]) {
+                for message in try await session.uidFetch(UIDSet(members.map(\.uid)), [.flags, .headerFields(["Subject"])]) {
                     if let uid = message.uid { messages[uid] = message }
                 }
                 fetched[id] = messages
@@ -109,7 +110,7 @@ public struct ConversationListing: Sendable {
                         if let id = labelIds[flag.rawValue.lowercased()], !labels.contains(id) { labels.append(id) }
                     }
                 }
-                let rootSubject = fetched[conversation.root.folderId]?[conversation.root.uid]?.envelope?.subject ?? ""
+                let rootSubject = fetched[conversation.root.folderId]?[conversation.root.uid]?.firstHeaders()?["subject"] ?? ""
                 return ConversationSummary(
                     id: conversation.id, subject: HeaderText.decodeWords(rootSubject), date: HeaderText.iso8601(conversation.date),
                     isUnread: mails.contains(where: \.isUnread), isFlagged: mails.contains(where: \.isFlagged),

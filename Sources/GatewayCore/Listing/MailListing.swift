@@ -83,14 +83,17 @@ public struct MailListing: Sendable {
             guard !window.isEmpty else { return MailPage(totalItems: uids.count, order: order, items: []) }
             try await session.select(folder.mailbox)
             let fetched = try await session.uidFetch(
-                UIDSet(window), [.flags, .rfc822Size, .internalDate, .envelope, .bodyStructure, .headerFields(OrderingRules.priorityHeaders)])
+                UIDSet(window),
+                [.flags, .rfc822Size, .internalDate, .envelope, .bodyStructure, .headerFields(OrderingRules.priorityHeaders + SortKeys.headerFields)])
             var byUID: [UInt32: FetchedMessage] = [:]
             for message in fetched { if let uid = message.uid { byUID[uid] = message } }
             let labelIds = try await LabelService.labelIds(for: fetched.flatMap { $0.flags ?? [] }, account: account, store: labels)
             let items = window.compactMap { uid -> MailSummary? in
                 guard let message = byUID[uid], let meta = MailOrdering.meta(message) else { return nil }
-                let envelope = message.envelope
-                let dateSeconds = envelope?.date.flatMap(HeaderText.parseDate) ?? message.internalDate?.secondsSince1970 ?? 0
+                // Subject and date of the first headers, read as the order reads them (SortKeys).
+                var envelope = message.envelope
+                envelope?.withFirstHeaders(of: message)
+                let dateSeconds = envelope?.date.flatMap(SortKeys.sentDate) ?? message.internalDate?.secondsSince1970 ?? 0
                 return MailSummary(
                     id: MailID(folderId: folder.id, uidValidity: validity, uid: uid).encoded, folderId: folder.id,
                     subject: HeaderText.decodeWords(envelope?.subject ?? ""),

@@ -106,26 +106,37 @@ public struct SortKeys: Hashable, Sendable {
     /// they contradict it: Dovecot keeps the instant in 32 unsigned bits (so a date before 1970
     /// sorts after 2106, and a date after 2106 wraps) and treats an instant of exactly 0 — or a
     /// local time of 1969-12-31 23:59:59 — as unreadable. Here every instant of years 1900–9999 is
-    /// itself. Work is linear in the length of `text`.
+    /// itself; one past 9999-12-31T23:59:59Z is unreadable. Work is linear in the length of `text`.
+    ///
+    /// The same reading gives the date a listing shows (one reading for the order and the display,
+    /// mails and conversations alike). Where it departs from RFC 5322 it does so as Dovecot does:
+    /// `50`–`69` are 20xx, lower-case zone names count as UTC, military letters shift.
     public static func sentDate(_ text: String) -> Int64? {
         var parser = DateParser(Array(text.utf8))
         return parser.parse()
     }
 }
 
-extension Envelope {
-    /// The subject and date of the first `Subject` and `Date` headers in `message`'s
-    /// `HEADER.FIELDS` section, unfolded and trimmed as an envelope shows them; a header the
-    /// section lacks leaves the envelope's value, and a message without the section is unchanged.
-    mutating func withFirstHeaders(of message: FetchedMessage) {
-        guard let section = message.sections.first(where: { $0.key.hasPrefix("HEADER.FIELDS") })?.value else { return }
-        let fields = ReferencesThreading.firstFields(in: String(decoding: section, as: UTF8.self))
-        func unfolded(_ value: String) -> String {
+extension FetchedMessage {
+    /// The first header of each name in the message's `HEADER.FIELDS` section (names in lower
+    /// case), unfolded and trimmed as an envelope shows a value; nil without the section.
+    func firstHeaders() -> [String: String]? {
+        guard let section = sections.first(where: { $0.key.hasPrefix("HEADER.FIELDS") })?.value else { return nil }
+        return ReferencesThreading.firstFields(in: String(decoding: section, as: UTF8.self)).mapValues { value in
             String(decoding: value.utf8.filter { $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: "\n") }, as: UTF8.self)
                 .trimmingCharacters()
         }
-        if let subject = fields["subject"] { self.subject = unfolded(subject) }
-        if let date = fields["date"] { self.date = unfolded(date) }
+    }
+}
+
+extension Envelope {
+    /// The subject and date of the first `Subject` and `Date` headers in `message`'s
+    /// `HEADER.FIELDS` section; a header the section lacks leaves the envelope's value, and a
+    /// message without the section is unchanged.
+    mutating func withFirstHeaders(of message: FetchedMessage) {
+        guard let fields = message.firstHeaders() else { return }
+        if let subject = fields["subject"] { self.subject = subject }
+        if let date = fields["date"] { self.date = date }
     }
 }
 
@@ -191,8 +202,14 @@ private struct DateParser {
         guard hour <= 23, minute <= 59, second <= 60,
             let days = InternalDate.daysFromCivil(year: year, month: month + 1, day: day)
         else { return nil }
-        return Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + min(second, 59)) - Int64(zone) * 60
+        let instant = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + min(second, 59)) - Int64(zone) * 60
+        // A zone west of UTC can push 31 Dec 9999 past the last four-digit year: unreadable, not
+        // shown as a date that is wrong (HeaderText.iso8601 clamps to 9999).
+        return instant <= Self.lastInstant ? instant : nil
     }
+
+    /// 9999-12-31T23:59:59Z.
+    private static let lastInstant: Int64 = 253_402_300_799
 
     /// The next atom (and the whitespace and comments after it); empty at the end of the text (nil
     /// then unless `allowEmpty`), nil when the next character cannot start one or a comment after

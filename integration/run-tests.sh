@@ -4,7 +4,8 @@
 # required, not skipped), then — on a full run — the end-to-end suite (GatewayTests) again behind
 # integration/refusing-proxy.py, once with MOVE refused and once with SORT, ESORT, THREAD,
 # CONDSTORE and QRESYNC refused, and once more against Cyrus IMAP 3.6 (integration/cyrus-start.sh),
-# and stops the servers.
+# then the gateway binary against GNU Mailutils imap4d (integration/imap4d-check.sh), and stops the
+# servers.
 #
 #   integration/run-tests.sh                 # all tests, then the refused-capability and Cyrus passes
 #   integration/run-tests.sh --filter Sort   # extra arguments go to `swift test` (no extra pass then)
@@ -12,13 +13,15 @@
 # DOVECOT_TEST_DIR, IMAP_TEST_PORT and IMAP_TEST_TLS_PORT pick another test bed instance (see
 # dovecot-start.sh); CYRUS_TEST_DIR, CYRUS_TEST_PORT, CYRUS_TEST_TLS_PORT another Cyrus bed.
 # REFUSE_MOVE_PASS=0 leaves out the MOVE-refused pass, REFUSE_SORT_PASS=0 the
-# SORT/ESORT/THREAD/CONDSTORE/QRESYNC-refused one, CYRUS_PASS=0 the Cyrus one.
+# SORT/ESORT/THREAD/CONDSTORE/QRESYNC-refused one, CYRUS_PASS=0 the Cyrus one, IMAP4D_PASS=0 the
+# GNU Mailutils imap4d check.
 #
 # Needs root, Swift 6, and: apt-get install -y dovecot-imapd openssl python3 libsqlite3-dev prometheus
 # chromium postgresql (promtool and a headless browser for OperationsTests; PostgreSQL 15 for the
 # store suite and ScaleOutTests, integration/postgres-start.sh), and for
 # the Cyrus pass cyrus-common db-util dma (.ci/run installs them; cyrus-start.sh installs them when
-# missing and fetches cyrus-imapd's imapd with `apt-get download`, see integration/CYRUS.md).
+# missing and fetches cyrus-imapd's imapd with `apt-get download`, see integration/CYRUS.md), and
+# mailutils-imap4d for the imap4d check (imap4d-start.sh installs it when missing).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -149,4 +152,17 @@ cyrus_pass() {
 
 if [ "$#" -eq 0 ] && [ "${CYRUS_PASS:-1}" = 1 ]; then
   cyrus_pass
+fi
+
+# --- The gateway against GNU Mailutils imap4d 3.15, the poorest real server here ---------------
+# No UIDPLUS, MOVE, SORT, THREAD, SPECIAL-USE, CONDSTORE or keywords, and protocol defects of its
+# own (integration/imap4d-start.sh). integration/imap4d-check.sh starts a bed, runs the built
+# gateway binary against it (integration/imap4d-check.py: listings in every RFC 5256 order, update
+# and copy visible to another client at once, move and deletes refused with clear errors before
+# anything changes, nothing outside a batch ever expunged; each step checked with an independent
+# IMAP look) and stops the bed: about 20 s.
+if [ "$#" -eq 0 ] && [ "${IMAP4D_PASS:-1}" = 1 ]; then
+  started=$SECONDS
+  integration/imap4d-check.sh
+  echo "run-tests: the gateway on GNU Mailutils imap4d: $((SECONDS - started)) s"
 fi

@@ -15,9 +15,36 @@ public struct IMAPMailServer: MailServer {
     ) async throws -> R {
         try await Self.mapping {
             try await pool.withConnection(Self.imap(credentials)) { connection in
-                try await body(IMAPMailSession(connection: connection))
+                do {
+                    let result = try await body(IMAPMailSession(connection: connection))
+                    await Self.leaveMailboxWithoutCondStore(connection)
+                    return result
+                } catch {
+                    await Self.leaveMailboxWithoutCondStore(connection)
+                    throw error
+                }
             }
         }
+    }
+
+    /// On a server without CONDSTORE a session leaves its mailbox before its connection goes back
+    /// to the pool: UNSELECT (RFC 3691) where offered, else the next session selects afresh.
+    /// GNU Mailutils imap4d 3.15 writes a session's flag changes only when the session leaves the
+    /// mailbox (so a change would not be seen, or would be lost with the connection, after its
+    /// 200), and shows a selected session no other session's flag changes (so a listing would be
+    /// stale and a later STORE lost). With CONDSTORE the mailbox stays selected: the next
+    /// request's STATUS (HIGHESTMODSEQ) says whether anything changed.
+    static func leaveMailboxWithoutCondStore(_ connection: IMAPConnection) async {
+        guard !connection.capabilities.contains(.condStore), connection.selectedMailbox != nil, connection.isUsable else { return }
+        if connection.capabilities.contains(Capability("UNSELECT")) {
+            do {
+                try await connection.unselect()
+                return
+            } catch {
+                // Refused or broken: the pool drops a broken connection; otherwise select afresh next time.
+            }
+        }
+        connection.forgetSelection()
     }
 
     public func isVerified(_ credentials: AccountCredentials) async -> Bool {

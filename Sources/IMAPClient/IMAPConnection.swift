@@ -375,6 +375,12 @@ public final class IMAPConnection: Sendable {
         return selected
     }
 
+    /// Forgets which mailbox is selected, so the next ``select(_:readOnly:force:)`` is sent even
+    /// for the same mailbox (the server's state is read afresh). Sends nothing.
+    public func forgetSelection() {
+        state.withLockedValue { $0.selected = nil }
+    }
+
     /// Closes the selected mailbox without expunging (UNSELECT, or EXAMINE-free fallback not needed on Dovecot).
     public func unselect() async throws {
         guard selectedMailbox != nil else { return }

@@ -27,6 +27,24 @@ import Testing
         }
     }
 
+    /// GNU Mailutils imap4d 3.15 reads the set of `UID SEARCH UID` as sequence numbers. Where UIDs
+    /// and sequence numbers differ, a copy still copies exactly the named messages, an update of a
+    /// message already as asked still confirms it, and a message that is gone still fails.
+    @Test func aServerMisreadingSearchUIDSetsStillCopiesAndConfirmsExactlyTheNamedMessages() async throws {
+        let h = try EngineHarness.make()
+        let uids = h.server.seed(user, "INBOX", count: 8)
+        let ids = try await h.mailIDs("INBOX", uids: uids)
+        h.server.removeMessages(user, "INBOX", uids: Array(uids[0...2]))
+        h.server.setFlags(user, "INBOX", uids: [uids[5]], add: [.flagged])
+        h.server.misreadsSearchUIDSets = true
+        let copied = try await h.run(.copy(destinationFolderId: try await h.folderId("Archive")), ids: [ids[4], ids[6], ids[1]])
+        #expect(copied.failedItems == [ids[1]], "the gone message fails; the others are copied")
+        #expect(Set(h.messageIDs("Archive")) == Set(h.messageIDs("INBOX", uids: [uids[4], uids[6]])))
+        let updated = try await h.run(.update(isUnread: nil, isFlagged: true), ids: [ids[5], ids[7], ids[0]])
+        #expect(updated.failedItems == [ids[0]], "already flagged and newly flagged are done; the gone one fails")
+        #expect(h.server.messages(user, "INBOX").filter { $0.has(.flagged) }.map(\.uid) == [uids[5], uids[7]])
+    }
+
     @Test func moveCarriesFlagsAndReportsNewIds() async throws {
         let h = try EngineHarness.make()
         let uids = h.server.seed(user, "INBOX", [MessageSeed(flags: [.flagged, Flag("Work")]), MessageSeed(), MessageSeed(flags: [.seen])])

@@ -166,6 +166,7 @@ public final class InMemoryMailServer: MailServer {
         var sessionsOpened = 0
         var failedLogins = 0
         var loginDelay: Duration?
+        var misreadsSearchUIDSets = false
         var faults: [ArmedFault] = []
         var actions: [ArmedAction] = []
         var log: [LoggedCommand] = []
@@ -373,6 +374,13 @@ public final class InMemoryMailServer: MailServer {
     public var lineLimit: Int {
         get { state.withLock { $0.lineLimit } }
         set { state.withLock { $0.lineLimit = newValue } }
+    }
+
+    /// GNU Mailutils imap4d 3.15's defect: `UID SEARCH UID <set>` reads the set as sequence
+    /// numbers and answers the UIDs of those messages.
+    public var misreadsSearchUIDSets: Bool {
+        get { state.withLock { $0.misreadsSearchUIDSets } }
+        set { state.withLock { $0.misreadsSearchUIDSets = newValue } }
     }
 
     /// Every command run so far, in order.
@@ -629,6 +637,9 @@ final class InMemoryMailSession: MailSession {
     func uidSearch(_ criteria: SearchKey) async throws -> UIDSet {
         try server.execute(session: id, .search, .uidSearch(criteria, returning: nil)) { state, session in
             let box = try Self.mailbox(state, session.user, try Self.selected(state, session).key)
+            if state.misreadsSearchUIDSets, case .uid(let set) = criteria {
+                return UIDSet(box.messages.enumerated().filter { set.contains(UInt32($0.offset + 1)) }.map(\.element.uid))
+            }
             return UIDSet(box.messages.filter { Self.matches($0, criteria, box) }.map(\.uid))
         }
     }

@@ -253,9 +253,20 @@ struct BatchWork {
 
     /// Which of `uids` still exist in the selected mailbox. The server's answer is intersected with
     /// what was asked (SPEC §4): a wrong server answering `ALL 1:4294967295` never widens a batch.
+    ///
+    /// UIDs the search leaves out are asked once more by `UID FETCH <set> (UID)`: GNU Mailutils
+    /// imap4d 3.15 reads the set of `UID SEARCH UID` as sequence numbers, so wherever UIDs and
+    /// sequence numbers differ it leaves out messages that exist (the UIDs it does answer are
+    /// real ones, and the intersection keeps only those asked). On a server that answers right,
+    /// the second look costs a command only where messages are gone (after an expunge, say), and
+    /// finds none of them.
     private func stillPresent(_ uids: UIDSet) async throws -> UIDSet {
         guard !uids.isEmpty else { return UIDSet() }
-        return try await session.uidSearch(.uid(uids)).intersection(uids)
+        let found = try await session.uidSearch(.uid(uids)).intersection(uids)
+        let missing = uids.subtracting(found)
+        guard !missing.isEmpty else { return found }
+        let fetched = try await refusable { try await session.uidFetch(missing, [.uid], changedSince: nil) } ?? []
+        return found.union(UIDSet(fetched.compactMap(\.uid)).intersection(missing))
     }
 
     /// A COPYUID answer cut down to the source UIDs that were asked about, so a server naming

@@ -696,9 +696,8 @@ def main():
             named = [ids["i1"], ids["i4"]]
             status, answer = api.call("POST", f"/api/v1/batch/mails/labels/{op}", {"ids": named, "labelId": label_id})
             answers[f"labels/{op} (i1, i4)"] = brief(status, answer)
-            clear = (status == 200 and sorted(failed_items(answer) or []) == sorted(named)) or (
-                status >= 400 and isinstance(answer, dict) and isinstance(answer.get("error"), dict))
-            report(clear, f"labels/{op} on a server without keywords: a JSON error, or every item in failedItems",
+            report(is_json_error(status, answer, {502}, {"upstreamUnsupported"}),
+                   f"labels/{op} on a server without keywords is refused with a clear JSON error (502 upstreamUnsupported)",
                    brief(status, answer))
         state["look"] = bed.look()
         problems = compare(before, state["look"], {})

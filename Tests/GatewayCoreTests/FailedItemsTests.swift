@@ -113,4 +113,24 @@ import Testing
         #expect(h.server.messages(user, "INBOX").allSatisfy { $0.has(Flag("Work")) })
         #expect(h.server.messages(user, "Frozen").allSatisfy { $0.flags.isEmpty })
     }
+
+    /// Where no folder of a label batch keeps keywords (a server without keywords, as GNU Mailutils
+    /// imap4d), the batch is a clear error before anything changes, and no STORE is sent.
+    @Test(arguments: [true, false])
+    func aLabelBatchWhereNoFolderKeepsKeywordsIsRefused(adding: Bool) async throws {
+        let h = try EngineHarness.make()
+        h.server.createMailbox("Frozen", for: user, permanentFlags: [.seen, .deleted])
+        h.server.createMailbox("Cold", for: user, permanentFlags: [])
+        let ids = try await h.mailIDs("Frozen", uids: h.server.seed(user, "Frozen", count: 2))
+            + h.mailIDs("Cold", uids: h.server.seed(user, "Cold", count: 1))
+        let label = try await h.engine.labels.create(credentials: h.credentials, name: "Work")
+        let before = (h.server.messages(user, "Frozen"), h.server.messages(user, "Cold"))
+        h.server.clearCommandLog()
+        let operation: MailBatchOperation = adding ? .addLabel(labelId: label.id) : .removeLabel(labelId: label.id)
+        let error = await #expect(throws: GatewayError.self) { try await h.run(operation, ids: ids) }
+        #expect(error?.code == "upstreamUnsupported")
+        #expect(error?.message.contains("keeps no keywords") == true)
+        #expect(h.server.commands(.store).isEmpty)
+        #expect(h.server.messages(user, "Frozen") == before.0 && h.server.messages(user, "Cold") == before.1)
+    }
 }

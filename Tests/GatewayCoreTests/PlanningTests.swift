@@ -54,7 +54,7 @@ import Testing
             var work = BatchWork(
                 operation: .copy(destinationFolderId: archiveId), keyword: nil, session: session, configuration: .init(),
                 logger: EngineHarness.logger)
-            try work.prepare(directory, plan: plan)
+            try await work.prepare(directory, plan: plan)
             return try await work.plan(plan.folders[0], directory: directory, maxUIDs: maxUIDs)
         }
         #expect(chunks.count >= fewest)

@@ -41,7 +41,7 @@ struct BatchWork {
     var usesServerMove: Bool { useServerMove && session.capabilities.contains(.move) }
 
     /// Request-level checks that must pass before anything changes.
-    mutating func prepare(_ directory: MailboxDirectory, plan: BatchPlan) throws {
+    mutating func prepare(_ directory: MailboxDirectory, plan: BatchPlan) async throws {
         let caps = session.capabilities
         let canMove = caps.contains(.move) || caps.contains(.uidPlus)
         switch operation {
@@ -73,9 +73,31 @@ struct BatchWork {
                 }
                 destination = trash
             }
-        case .update, .conversationUpdate, .addLabel, .removeLabel:
+        case .addLabel, .removeLabel:
+            try await requireKeywordsKept(directory, plan: plan)
+        case .update, .conversationUpdate:
             break
         }
+    }
+
+    /// A label is a keyword: a server that keeps none in any folder of the batch (PERMANENTFLAGS
+    /// without `\*`, as GNU Mailutils imap4d) refuses the label batch with a clear error before
+    /// anything changes. One SELECT per folder, until one keeps keywords (the planning reuses the
+    /// selection); where only some folders keep them, the others' items fail.
+    private func requireKeywordsKept(_ directory: MailboxDirectory, plan: BatchPlan) async throws {
+        guard let keyword else { return }
+        var refusing: [String] = []
+        for group in plan.folders {
+            guard let folder = directory.folder(id: group.folderId), folder.selectable,
+                let selected = try await refusable({ try await session.select(folder.mailbox) })
+            else { continue }
+            if selected.allowsPermanent(keyword) { return }
+            refusing.append(folder.id)
+        }
+        guard !refusing.isEmpty else { return }
+        let folders = refusing.prefix(3).joined(separator: ", ") + (refusing.count > 3 ? ", …" : "")
+        throw GatewayError.upstreamUnsupported(
+            "the IMAP server keeps no keywords in folder \(folders) (PERMANENTFLAGS lacks \\*): labels cannot be set or removed there")
     }
 
     /// Plans one folder's items: one SELECT, a check of UIDVALIDITY (stale IDs fail), one

@@ -97,7 +97,7 @@ public struct MailBatchExecutor: Sendable {
             let plan = BatchPlan(ids: ids)
             var work = BatchWork(
                 operation: request.operation, keyword: keyword, session: session, configuration: configuration, logger: logger)
-            try work.prepare(directory, plan: plan)
+            try await work.prepare(directory, plan: plan)
             if jobs != nil, plan.distinctIDs.count > configuration.asyncThreshold {
                 return .job(ids: plan.distinctIDs, badStarts: badStarts)
             }
@@ -148,7 +148,7 @@ public struct MailBatchExecutor: Sendable {
                 try await mailServer.withSession(credentials) { session in
                     var work = BatchWork(
                         operation: operation, keyword: keyword, session: session, configuration: configuration, logger: logger)
-                    try work.prepare(directory, plan: plan)
+                    try await work.prepare(directory, plan: plan)
                     try await run(&progress, work: &work, directory: directory)
                 }
                 break

@@ -444,7 +444,7 @@ struct JobRunner {
                 // Plan once: chunks and planning failures are recorded in one transaction.
                 let directory = try await MailboxDirectory.load(session: session, store: ports.folders, account: credentials.user)
                 let plan = BatchPlan(ids: job.pendingItems)
-                try work.prepare(directory, plan: plan)
+                try await work.prepare(directory, plan: plan)
                 var chunks: [BatchChunk] = []
                 for group in plan.folders {
                     chunks += try await work.plan(group, directory: directory, maxUIDs: configuration.jobChunkSize)

@@ -205,11 +205,8 @@ private struct DateParser {
         let instant = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + min(second, 59)) - Int64(zone) * 60
         // A zone west of UTC can push 31 Dec 9999 past the last four-digit year: unreadable, not
         // shown as a date that is wrong (HeaderText.iso8601 clamps to 9999).
-        return instant <= Self.lastInstant ? instant : nil
+        return instant <= InternalDate.supportedSeconds.upperBound ? instant : nil
     }
-
-    /// 9999-12-31T23:59:59Z.
-    private static let lastInstant: Int64 = 253_402_300_799
 
     /// The next atom (and the whitespace and comments after it); empty at the end of the text (nil
     /// then unless `allowEmpty`), nil when the next character cannot start one or a comment after

@@ -8,8 +8,9 @@ import IMAPCore
 /// (`i;unicode-casemap`, RFC 5051) compared as octets, ties by sequence number. A message may
 /// carry several `Subject` or `Date` headers (malformed: RFC 5322 §3.6 allows one of each).
 /// `ENVELOPE` shows the last of them, where Dovecot's `SORT` reads the first, so the subject and
-/// date come from the first header of a `HEADER.FIELDS (SUBJECT DATE)` section, and `ENVELOPE`
-/// gives the addresses (its `From`/`To` begin with the first header's, as `SORT` reads them).
+/// date come from the first header of a `HEADER.FIELDS (SUBJECT DATE)` section. `ENVELOPE` gives
+/// the addresses: with several `From` or `To` headers, Dovecot's `ENVELOPE` and `SORT` read
+/// different ones, the one case where this order can still differ from the server's (README).
 public struct SortKeys: Hashable, Sendable {
     /// `SUBJECT`: the base subject (RFC 5256 §2.1), collated; empty when there is no Subject.
     public var subject: [UInt8]

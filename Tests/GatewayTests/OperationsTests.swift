@@ -267,6 +267,9 @@ struct OperationsTests {
         #expect(try await GatewayProcess.run(["jobs", "cancel", key, "--database-path", database]).status == 1, "a finished job cannot be cancelled")
         let unknown = try await GatewayProcess.run(["jobs", "show", "no-such-job", "--database-path", database])
         #expect(unknown.status == 1 && unknown.error.contains("no job"))
+        // A key that starts with "-" (made before job keys avoided it) is an argument after `--`.
+        let dashed = try await GatewayProcess.run(["jobs", "show", "--database-path", database, "--", "-no-such-job"])
+        #expect(dashed.status == 1 && dashed.error.contains("no job"), "\(dashed.error)")
         print("CANCEL TEST: \(moved.count) moved before the cancel took effect, \(failed.count) reported failed")
     }
 

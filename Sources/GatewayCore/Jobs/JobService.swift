@@ -119,7 +119,7 @@ public actor JobService {
     func submit(
         operation: MailBatchOperation, ids: [String], failed: [String], aliases: [String: String] = [:], credentials: AccountCredentials
     ) async throws -> JobStatus {
-        let key = RandomToken.make()
+        let key = RandomToken.jobKey()
         let job = JobRecord(
             key: key, account: credentials.user, operation: operation, state: .inProgress,
             totalItems: ids.count + failed.count, doneItems: failed.count, failedItems: failed, pendingItems: ids, itemAliases: aliases)

@@ -57,10 +57,15 @@ public struct SortKeys: Hashable, Sendable {
     /// envelope, internal date or size. The first `Subject` and `Date` headers count (see above);
     /// without a header section (a server that left it out), the envelope's.
     public init?(_ message: FetchedMessage) {
+        self.init(message, firstHeaders: message.firstHeaders())
+    }
+
+    /// As ``init(_:)``, with the message's ``FetchedMessage/firstHeaders()`` already read.
+    init?(_ message: FetchedMessage, firstHeaders: [String: String]?) {
         guard var envelope = message.envelope, let internalDate = message.internalDate, let size = message.size else {
             return nil
         }
-        envelope.withFirstHeaders(of: message)
+        envelope.withFirstHeaders(firstHeaders)
         self.init(envelope: envelope, internalDate: internalDate, size: size)
     }
 
@@ -120,10 +125,20 @@ public struct SortKeys: Hashable, Sendable {
 
 extension FetchedMessage {
     /// The first header of each name in the message's `HEADER.FIELDS` section (names in lower
-    /// case), unfolded and trimmed as an envelope shows a value; nil without the section.
-    func firstHeaders() -> [String: String]? {
+    /// case), values as written (continuation lines kept); nil without the section.
+    func firstHeaderFields() -> [String: String]? {
         guard let section = sections.first(where: { $0.key.hasPrefix("HEADER.FIELDS") })?.value else { return nil }
-        return ReferencesThreading.firstFields(in: String(decoding: section, as: UTF8.self)).mapValues { value in
+        return ReferencesThreading.firstFields(in: String(decoding: section, as: UTF8.self))
+    }
+
+    /// ``firstHeaderFields()`` unfolded and trimmed as an envelope shows a value.
+    func firstHeaders() -> [String: String]? {
+        firstHeaderFields().map(Self.unfolded)
+    }
+
+    /// Header values unfolded (line breaks removed) and trimmed.
+    static func unfolded(_ fields: [String: String]) -> [String: String] {
+        fields.mapValues { value in
             String(decoding: value.utf8.filter { $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: "\n") }, as: UTF8.self)
                 .trimmingCharacters()
         }
@@ -135,7 +150,12 @@ extension Envelope {
     /// `HEADER.FIELDS` section; a header the section lacks leaves the envelope's value, and a
     /// message without the section is unchanged.
     mutating func withFirstHeaders(of message: FetchedMessage) {
-        guard let fields = message.firstHeaders() else { return }
+        withFirstHeaders(message.firstHeaders())
+    }
+
+    /// As ``withFirstHeaders(of:)``, with the message's ``FetchedMessage/firstHeaders()`` already read.
+    mutating func withFirstHeaders(_ fields: [String: String]?) {
+        guard let fields else { return }
         if let subject = fields["subject"] { self.subject = subject }
         if let date = fields["date"] { self.date = date }
     }

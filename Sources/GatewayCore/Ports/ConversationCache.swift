@@ -38,9 +38,10 @@ public struct ThreadHeaders: Hashable, Sendable {
 
     /// From a message fetched with ``fetchItems``; a part the server left out reads as empty.
     public init(_ message: FetchedMessage) {
-        let keys = SortKeys(message) ?? MailOrdering.fallbackKeys(message)
-        let section = message.sections.first { $0.key.hasPrefix("HEADER.FIELDS") }?.value ?? []
-        let fields = ReferencesThreading.firstFields(in: String(decoding: section, as: UTF8.self))
+        // The header section is read once: raw for the message IDs, unfolded for the keys.
+        let fields = message.firstHeaderFields() ?? [:]
+        let first = FetchedMessage.unfolded(fields)
+        let keys = SortKeys(message, firstHeaders: first) ?? MailOrdering.fallbackKeys(message)
         var references = fields["references"].map { ReferencesThreading.messageIDs(in: $0) } ?? []
         if references.isEmpty, let first = fields["in-reply-to"].flatMap({ ReferencesThreading.firstMessageID(in: $0) }) {
             references = [first]
@@ -48,14 +49,8 @@ public struct ThreadHeaders: Hashable, Sendable {
         self.init(
             keys: keys, messageID: fields["message-id"].flatMap { ReferencesThreading.firstMessageID(in: $0) },
             references: Array(references.prefix(Self.maxReferences)),
-            isReplyOrForward: Self.firstSubject(of: message).map { BaseSubject.extractKey($0).isReplyOrForward } ?? false)
-    }
-
-    /// The subject the keys were made of: the first `Subject` header's, else the envelope's.
-    private static func firstSubject(of message: FetchedMessage) -> String? {
-        var envelope = message.envelope ?? Envelope()
-        envelope.withFirstHeaders(of: message)
-        return envelope.subject
+            // The subject the keys were made of: the first `Subject` header's, else the envelope's.
+            isReplyOrForward: (first["subject"] ?? message.envelope?.subject).map { BaseSubject.extractKey($0).isReplyOrForward } ?? false)
     }
 
     /// The base subject as threading compares it (RFC 5256 §2.1, case-mapped).

@@ -50,7 +50,7 @@ struct ConversationJobTests {
         defer { try? FileManager.default.removeItem(atPath: database) }
         let port = GatewayProcess.freePort()
         let settings = ["GATEWAY_JOBS_CHUNK_SIZE": "2000", "GATEWAY_IMAP_COMMAND_TIMEOUT_SECONDS": "10"]
-        var gateway = try GatewayProcess.start(bed: bed, port: port, database: database, environment: settings)
+        let gateway = try GatewayProcess.start(bed: bed, port: port, database: database, environment: settings)
         let http = HTTPClient(port: port, user: sam.user, password: sam.password)
         try await http.waitUntilUp()
         let folders = try await http.folderIDs()
@@ -68,17 +68,9 @@ struct ConversationJobTests {
         #expect(created.status == 201)
         let key = try #require(created.body["jobKey"] as? String)
 
-        let deadline = ContinuousClock.now + .seconds(120)
-        let killedAt = try await KillTest.kill(whenJob: key, via: http, before: deadline) { gateway.kill() }
-        #expect(killedAt >= 10 && killedAt < 100, "killed mid-way (at \(killedAt)%)")
-        let movedBeforeRestart = try await bed.search(dest, user: sam.user).count
-        #expect(movedBeforeRestart > 0 && movedBeforeRestart < Self.count)
-
-        gateway = try GatewayProcess.start(bed: bed, port: port, database: database, environment: settings)
-        defer { gateway.kill() }
-        try await http.waitUntilUp()
-        let final = try await http.waitForJob(key, until: deadline + .seconds(120))
-        try await KillTest.expectMovedOnce(final, bed, from: source, to: dest, originals: originals, user: sam.user)
+        let (killedAt, movedBeforeRestart) = try await KillTest.killAndResume(
+            gateway, job: key, via: http, restart: { try GatewayProcess.start(bed: bed, port: port, database: database, environment: settings) },
+            bed, from: source, to: dest, originals: originals, user: sam.user)
         print("CONVERSATION KILL TEST: killed at \(killedAt)% with \(movedBeforeRestart) moved; resumed and completed")
     }
 }

@@ -108,7 +108,7 @@ struct JobTests {
         let database = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-kill-\(UUID().uuidString).sqlite").path
         let port = GatewayProcess.freePort()
         let settings = ["GATEWAY_JOBS_CHUNK_SIZE": "7000", "GATEWAY_IMAP_COMMAND_TIMEOUT_SECONDS": "10"]
-        var gateway = try GatewayProcess.start(bed: bed, port: port, database: database, environment: settings)
+        let gateway = try GatewayProcess.start(bed: bed, port: port, database: database, environment: settings)
         let http = HTTPClient(port: port, user: dave.user, password: dave.password)
         try await http.waitUntilUp()
         let folders = try await http.folderIDs()
@@ -116,18 +116,9 @@ struct JobTests {
         #expect(created.status == 201)
         let key = try #require(created.body["jobKey"] as? String)
 
-        // Kill it once some chunks are done and before the end.
-        let deadline = ContinuousClock.now + .seconds(120)
-        let killedAt = try await KillTest.kill(whenJob: key, via: http, before: deadline) { gateway.kill() }
-        #expect(killedAt >= 10 && killedAt < 100, "killed halfway (at \(killedAt)%)")
-        let movedBeforeRestart = try await bed.search(dest, user: dave.user).count
-        #expect(movedBeforeRestart > 0 && movedBeforeRestart < Self.count)
-
-        gateway = try GatewayProcess.start(bed: bed, port: port, database: database, environment: settings)
-        defer { gateway.kill() }
-        try await http.waitUntilUp()
-        let final = try await http.waitForJob(key, until: deadline + .seconds(120))
-        try await KillTest.expectMovedOnce(final, bed, from: source, to: dest, originals: originals, user: dave.user)
+        let (killedAt, movedBeforeRestart) = try await KillTest.killAndResume(
+            gateway, job: key, via: http, restart: { try GatewayProcess.start(bed: bed, port: port, database: database, environment: settings) },
+            bed, from: source, to: dest, originals: originals, user: dave.user)
         print("KILL TEST: killed at \(killedAt)% with \(movedBeforeRestart) moved; resumed and completed")
     }
 }

@@ -41,6 +41,28 @@ enum KillTest {
         return -1
     }
 
+    /// SIGKILLs `gateway` once job `key` reports 10 %, expects some but not all of `originals` in
+    /// `dest` then (by the bed's look), starts the gateway again with `restart` on the same
+    /// database and expects the job to complete with every message moved once: the progress it
+    /// was killed at and how many were moved by then.
+    static func killAndResume(
+        _ gateway: GatewayProcess, job key: String, via http: HTTPClient, restart: () throws -> GatewayProcess,
+        _ bed: TestBed, from source: String, to dest: String, originals: [String], user: String
+    ) async throws -> (killedAt: Double, movedBeforeRestart: Int) {
+        let deadline = ContinuousClock.now + .seconds(120)
+        let killedAt = try await kill(whenJob: key, via: http, before: deadline) { gateway.kill() }
+        #expect(killedAt >= 10 && killedAt < 100, "killed mid-way (at \(killedAt)%)")
+        let movedBeforeRestart = try await bed.search(dest, user: user).count
+        #expect(movedBeforeRestart > 0 && movedBeforeRestart < originals.count)
+
+        let restarted = try restart()
+        defer { restarted.kill() }
+        try await http.waitUntilUp()
+        let final = try await http.waitForJob(key, until: deadline + .seconds(120))
+        try await expectMovedOnce(final, bed, from: source, to: dest, originals: originals, user: user)
+        return (killedAt, movedBeforeRestart)
+    }
+
     /// The job's last status says completed with no failed item, and the bed's own look finds
     /// `source` empty and `dest` holding exactly `originals`, each once.
     static func expectMovedOnce(
